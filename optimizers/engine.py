@@ -26,7 +26,7 @@ positions); raise ``record_every`` to record fewer steps of a large cloud.
 """
 
 BOUND_FACTOR = 5.0
-"""A particle diverges when it leaves the window enlarged this many times about its centre."""
+"""A particle diverges when it leaves its window scaled this many times about the centre."""
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Run:
 
 
 def cloud(center, count: int, spread: float, seed: int = 0) -> np.ndarray:
-    """Return ``count`` starts drawn from a Gaussian of std ``spread`` around ``center``."""
+    """Return ``count`` starts drawn from N(``center``, ``spread``² I)."""
     _check_count("count", count, LIMITS["particles"])
     _check_real("spread", spread, low=0.0)
     rng = np.random.default_rng(seed)
@@ -97,7 +97,8 @@ def _check_real(
         left = "(" if low_open else "["
         right = ")" if high_open else "]"
         raise ValueError(
-            f"{name}={value!r} is out of range; it must be in {left}{low:g}, {high:g}{right}"
+            f"{name}={value!r} is out of range; "
+            f"it must be in {left}{low:g}, {high:g}{right}"
         )
     return number
 
@@ -215,7 +216,8 @@ def simulate(
         surface = get_surface(surface)
     if optimizer not in OPTIMIZERS:
         raise ValueError(
-            f"unknown optimizer {optimizer!r}; valid optimizers: {', '.join(OPTIMIZERS)}"
+            f"unknown optimizer {optimizer!r}; "
+            f"valid optimizers: {', '.join(OPTIMIZERS)}"
         )
     spec = OPTIMIZERS[optimizer]
     defaults = {"lr": 1e-3, "momentum": 0.9, "beta2": 0.999, "weight_decay": 0.0}
