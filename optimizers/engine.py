@@ -26,7 +26,7 @@ positions); raise ``record_every`` to record fewer steps of a large cloud.
 """
 
 BOUND_FACTOR = 5.0
-"""A particle diverges when it leaves its window scaled this many times about the centre."""
+"""A particle diverges on leaving its window scaled this many times about the centre."""
 
 
 @dataclass(frozen=True)
