@@ -53,11 +53,19 @@ def _cosine_restarts(
         cycle_start = (t // restart_period) * restart_period
         period = np.full(t.shape, restart_period)
     else:
-        # Cycle n starts at T_0 (T_mult^n − 1)/(T_mult − 1).
+        # Cycle n starts at T_0 (T_mult^n − 1)/(T_mult − 1). The logarithm only
+        # estimates n: at a restart it can round below the integer (log 9/log 3
+        # for T_mult = 3), so the estimate is corrected in integer arithmetic.
+        def start_of(cycle):
+            return restart_period * (restart_mult**cycle - 1) // (restart_mult - 1)
+
+        step = t.astype(np.int64)
         n = np.floor(
             np.log(t / restart_period * (restart_mult - 1) + 1) / np.log(restart_mult)
-        )
-        cycle_start = restart_period * (restart_mult**n - 1) / (restart_mult - 1)
+        ).astype(np.int64)
+        n = np.where(start_of(n) > step, n - 1, n)
+        n = np.where(start_of(n + 1) <= step, n + 1, n)
+        cycle_start = start_of(n)
         period = restart_period * restart_mult**n
     phase = (t - cycle_start) / period
     return lr_min + (lr - lr_min) * (1.0 + np.cos(np.pi * phase)) / 2.0
@@ -84,7 +92,9 @@ def _one_cycle(
         return stop + (start - stop) / 2.0 * (np.cos(np.pi * fraction) + 1.0)
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        up = anneal(initial, lr, t / peak)
+        # When pct_start·steps = 1 the rise is the single step t = 0 = peak,
+        # where t/peak is 0/0: that step takes the peak rate lr.
+        up = anneal(initial, lr, t / peak if peak > 0.0 else np.ones_like(t))
         down = anneal(lr, final, (t - peak) / (end - peak))
     return np.where(rising, up, down)
 
