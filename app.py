@@ -1,0 +1,176 @@
+"""Loss Landscape Lab: watch optimizers descend a loss surface.
+
+Run with ``streamlit run app.py``. The page is thin: the scene (every setting)
+comes from the URL and the controls, the engine simulates it, and pure figure
+builders draw it. Playback runs in the browser, inside the Plotly figure.
+"""
+
+import time
+from urllib.parse import urlencode
+
+import streamlit as st
+
+import charts
+from lab import controls
+from lab.lessons import LESSONS
+from lab.results import divergence_messages, run_scene, surface_of, trajectories_csv
+from lab.scene import Scene, scene_from_query, scene_to_query
+from landscapes.formula import FormulaError
+from optimizers import BIAS_CORRECTION_LATEX, OPTIMIZERS, SCHEDULES, WARMUP_LATEX
+
+st.set_page_config(page_title="Loss Landscape Lab", page_icon="⛰️", layout="wide")
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def cached_surface(scene_surface: str, formula: str, window):
+    """Return the surface of a scene; formulas are parsed and compiled once."""
+    return surface_of(Scene(surface=scene_surface, formula=formula, window=window))
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def cached_runs(scene: Scene):
+    """Simulate a scene; the same scene is simulated once per server."""
+    surface = cached_surface(scene.surface, scene.formula, scene.window)
+    return run_scene(scene, surface)
+
+
+def first_visit() -> None:
+    """Load the scene of the link the page was opened with."""
+    if "racer_count" in st.session_state:
+        return
+    raw = {key: st.query_params.get_all(key) for key in st.query_params}
+    scene, notes = scene_from_query(raw)
+    controls.load_scene(scene)
+    st.session_state["link_notes"] = notes
+
+
+def share_link(scene: Scene) -> str:
+    query = urlencode(scene_to_query(scene))
+    base = (st.context.url or "").split("?")[0]
+    return f"{base}?{query}" if query else base
+
+
+def show_sidebar():
+    with st.sidebar:
+        st.header("Scene")
+        controls.lesson_picker()
+        controls.surface_controls()
+        controls.start_controls()
+        with st.expander("Mini-batch noise"):
+            controls.noise_controls()
+        controls.view_controls()
+    scene = controls.collect_scene()
+    try:
+        surface = cached_surface(scene.surface, scene.formula, scene.window)
+    except FormulaError as error:
+        return scene, None, error
+    with st.sidebar:
+        st.header("Optimizers")
+        controls.racer_controls(surface)
+    return controls.collect_scene(), surface, None
+
+
+def show_formula_error(error: FormulaError, formula: str) -> None:
+    where = ""
+    if error.position is not None:
+        pointer = " " * error.position + "^"
+        where = f"\n\n```\n{formula}\n{pointer}\n```"
+    st.error(f"The formula cannot be used: {error.message}{where}")
+
+
+def show_update_rules(scene: Scene) -> None:
+    shown = set()
+    for racer in scene.racers:
+        spec = OPTIMIZERS[racer.optimizer]
+        if racer.optimizer in shown:
+            continue
+        shown.add(racer.optimizer)
+        st.markdown(f"**{spec.title}**")
+        st.latex(spec.latex)
+        if racer.optimizer in ("adam", "adamw") or (
+            racer.optimizer == "rmsprop" and racer.bias_correction
+        ):
+            st.latex(BIAS_CORRECTION_LATEX)
+        if spec.note:
+            st.caption(spec.note)
+    for key in sorted({r.schedule for r in scene.racers}):
+        st.markdown(f"**{SCHEDULES[key].title}**")
+        st.latex(SCHEDULES[key].latex)
+    if any(r.warmup_steps for r in scene.racers):
+        st.markdown("**Linear warm-up** (s = 0.01)")
+        st.latex(WARMUP_LATEX)
+
+
+def main() -> None:
+    started = time.perf_counter()
+    first_visit()
+    scene, surface, formula_error = show_sidebar()
+    st.query_params.from_dict(scene_to_query(scene))
+
+    st.title("Loss Landscape Lab")
+    for note in st.session_state.pop("link_notes", []):
+        st.warning(note)
+    if scene.lesson in LESSONS:
+        lesson = LESSONS[scene.lesson]
+        st.info(f"**{lesson.title}.** {lesson.summary}")
+    if formula_error is not None:
+        show_formula_error(formula_error, scene.formula)
+        return
+
+    with st.spinner("Compiling the optimizer kernels (only on the first visit)…"):
+        results = cached_runs(scene)
+    for result in results:
+        if result.error:
+            st.error(f"{result.label} could not run: {result.error}")
+    for message in divergence_messages(results):
+        st.warning(message)
+
+    params = dict(scene.surface_params)
+    trajectories = [
+        charts.Trajectory(r.label, charts.PALETTE[i % len(charts.PALETTE)], r.run)
+        for i, r in enumerate(results)
+        if r.run is not None
+    ]
+    st.caption(f"{surface.title}: {surface.description}")
+    left, right = st.columns([3, 2])
+    with left:
+        if scene.view in ("contour", "both"):
+            figure = charts.surface_figure(
+                surface, params, trajectories,
+                arrows=scene.arrows, presentation=scene.presentation,
+            )
+            st.plotly_chart(figure, key="surface", theme=None)
+        if scene.view in ("3d", "both"):
+            figure_3d = charts.surface_3d_figure(
+                surface, params, trajectories, presentation=scene.presentation
+            )
+            st.plotly_chart(figure_3d, key="surface3d", theme=None)
+        st.latex(surface.latex)
+    with right:
+        st.plotly_chart(
+            charts.loss_figure(trajectories, presentation=scene.presentation),
+            key="loss", theme=None,
+        )
+        st.plotly_chart(
+            charts.learning_rate_figure(trajectories, presentation=scene.presentation),
+            key="learning_rate", theme=None,
+        )
+    with st.expander("Update rules in use", expanded=True):
+        show_update_rules(scene)
+    with st.expander("Share and export"):
+        st.caption("Copy this link to open the same scene, particle for particle:")
+        st.code(share_link(scene), language=None)
+        csv_text = trajectories_csv(results)
+        st.download_button("Trajectories (CSV)", csv_text, "trajectories.csv",
+                           mime="text/csv")
+        if scene.view in ("contour", "both"):
+            st.download_button(
+                "Animated figure (HTML, plays offline)",
+                charts.standalone_html(figure), "loss-landscape.html",
+                mime="text/html",
+            )
+    elapsed = 1000 * (time.perf_counter() - started)
+    st.caption(f"Server time for this view: {elapsed:.0f} ms")
+
+
+main()

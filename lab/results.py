@@ -1,0 +1,99 @@
+"""Run a scene through the engine and summarise the runs for the page.
+
+Nothing here imports Streamlit, so the page, the tests and a notebook share it.
+"""
+
+import csv
+import io
+from dataclasses import dataclass
+
+import numpy as np
+
+from landscapes import SURFACES, Surface
+from optimizers import Run, simulate
+
+
+@dataclass(frozen=True)
+class RacerResult:
+    """The run of one racer, or the message that explains why it could not run."""
+
+    label: str
+    run: Run | None
+    error: str = ""
+
+
+def surface_of(scene) -> Surface:
+    """Return the surface a scene shows: a built-in one or the typed formula.
+
+    Raises ``landscapes.formula.FormulaError`` for a formula that cannot be used.
+    """
+    if scene.surface == "formula":
+        from landscapes.formula import parse_formula
+
+        return parse_formula(scene.formula, scene.window or (-3.0, 3.0, -3.0, 3.0))
+    return SURFACES[scene.surface]
+
+
+def run_scene(scene, surface: Surface) -> list[RacerResult]:
+    """Simulate every racer of ``scene`` on ``surface`` from the same starts."""
+    results = []
+    for racer in scene.racers:
+        kwargs = scene.simulate_kwargs(racer)
+        try:
+            run = simulate(surface, racer.optimizer, **kwargs)
+        except ValueError as error:
+            results.append(RacerResult(racer.label(), None, str(error)))
+            continue
+        results.append(RacerResult(racer.label(), run))
+    return results
+
+
+def divergence_messages(results: list[RacerResult]) -> list[str]:
+    """Describe, in plain words, which racers diverged and at which step."""
+    messages = []
+    for result in results:
+        if result.run is None:
+            continue
+        steps = result.run.diverged_at
+        diverged = steps[steps >= 0]
+        if diverged.size == 0:
+            continue
+        first = int(diverged.min())
+        if steps.size == 1:
+            messages.append(
+                f"{result.label} diverged at step {first}: the steps grew until the "
+                "particle left the surface, so it stops at its last good position. "
+                "Try a smaller learning rate."
+            )
+        else:
+            messages.append(
+                f"{diverged.size} of {steps.size} particles of {result.label} "
+                f"diverged (the first at step {first}); they stop at their last good "
+                "position. Try a smaller learning rate."
+            )
+    return messages
+
+
+def trajectories_csv(results: list[RacerResult]) -> str:
+    """Return every recorded position and loss as CSV, one row per particle-step."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["racer", "particle", "step", "x", "y", "loss", "test_loss",
+                     "learning_rate", "diverged_at"])
+    for result in results:
+        run = result.run
+        if run is None:
+            continue
+        rates = np.r_[run.learning_rates, np.nan]
+        for particle in range(run.positions.shape[0]):
+            for r, step in enumerate(run.record_steps):
+                x, y = run.positions[particle, r]
+                rate = rates[min(step, rates.size - 1)]
+                writer.writerow([
+                    result.label, particle, int(step), repr(float(x)), repr(float(y)),
+                    repr(float(run.losses[particle, r])),
+                    repr(float(run.test_losses[particle, r])),
+                    "" if np.isnan(rate) else repr(float(rate)),
+                    int(run.diverged_at[particle]),
+                ])
+    return buffer.getvalue()

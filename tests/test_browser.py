@@ -1,0 +1,189 @@
+"""The running app in headless Chromium: the chart loads, plays, pauses and scrubs.
+
+Starts ``streamlit run app.py`` on a free local port and drives the page with
+Playwright. Without Chromium or Playwright the tests are skipped, unless the
+environment variable ``CI`` is set: then they fail.
+"""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parents[1]
+ARTIFACTS = ROOT / "test-artifacts"  # server log and screenshots; not committed
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _chromium_path() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _require_browser():
+    reason = ""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        reason = "the playwright package is not installed"
+    if not reason and _chromium_path() is None:
+        reason = "no Chromium found (install Debian's chromium package)"
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"browser tests must run in CI, but {reason}")
+        pytest.skip(reason)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server():
+    _require_browser()
+    port = _free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    log = open(ARTIFACTS / "streamlit.log", "w")  # noqa: SIM115
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless",
+         "true", "--server.port", str(port), "--server.address", "127.0.0.1"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                if reply.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.3)
+    else:
+        process.kill()
+        pytest.fail("the Streamlit server did not answer its health check in 60 s")
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    _require_browser()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=_chromium_path(), args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+# Reads the animated chart: the traces that frames move, their current points,
+# and whether the background image is drawn.
+CHART_STATE = """
+() => {
+  const plots = [...document.querySelectorAll('.js-plotly-plot')];
+  const gd = plots.find(p => p._transitionData && p._transitionData._frames
+                             && p._transitionData._frames.length > 0);
+  if (!gd) return null;
+  const moving = gd._transitionData._frames[0].traces || [];
+  const points = moving.map(i => {
+    const t = gd._fullData[i];
+    return [Array.from(t.x || []), Array.from(t.y || [])];
+  });
+  return {
+    frames: gd._transitionData._frames.length,
+    moving: moving,
+    points: points,
+    images: (gd.layout.images || []).length,
+    drawnImages: gd.querySelectorAll('.layer-below image, .layer-above image').length,
+    lineTraces: gd._fullData
+      .filter(t => t.type === 'scatter' && t.mode === 'lines').length,
+    hasNaN: JSON.stringify(gd.data).includes('NaN'),
+  };
+}
+"""
+
+
+def _open(browser, url):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_function(f"({CHART_STATE})() !== null", timeout=120_000)
+    return page
+
+
+def _state(page):
+    return page.evaluate(CHART_STATE)
+
+
+def _click_button(page, label):
+    page.locator(".updatemenu-button", has_text=label).first.click()
+
+
+def test_chart_plays_and_keeps_surface(server, browser):
+    page = _open(browser, server)
+    before = _state(page)
+    assert before["images"] >= 1, "the surface background image is missing"
+    assert before["drawnImages"] >= 1, "the surface image is not drawn"
+    assert before["frames"] > 10
+    assert not before["hasNaN"]
+
+    _click_button(page, "Play")
+    page.wait_for_timeout(2500)
+    during = _state(page)
+    assert during["points"] != before["points"], "Play did not move the particles"
+    assert during["drawnImages"] >= 1, "the surface vanished during playback"
+    assert during["lineTraces"] >= before["lineTraces"]
+    page.screenshot(path=str(ARTIFACTS / "playing.png"))
+
+    _click_button(page, "Pause")
+    page.wait_for_timeout(500)
+    paused = _state(page)
+    page.wait_for_timeout(1000)
+    assert _state(page)["points"] == paused["points"], "Pause did not stop playback"
+    page.close()
+
+
+def test_step_slider_scrubs(server, browser):
+    page = _open(browser, server)
+    before = _state(page)
+    rail = page.locator(".slider-rail-rect").first
+    box = rail.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.6, box["y"] + box["height"] / 2)
+    page.wait_for_timeout(800)
+    after = _state(page)
+    assert after["points"] != before["points"], "the step slider did not move particles"
+    assert after["drawnImages"] >= 1
+    page.close()
+
+
+def test_huge_learning_rate_reports_divergence(server, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(f"{server}/?o=sgd&lr0=1", wait_until="domcontentloaded")
+    page.wait_for_function(f"({CHART_STATE})() !== null", timeout=120_000)
+    page.get_by_text("diverged at step").first.wait_for(timeout=30_000)
+    assert not _state(page)["hasNaN"]
+    assert page.locator("text=Traceback").count() == 0
+    page.close()
