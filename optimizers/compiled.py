@@ -34,7 +34,7 @@ _SOURCES = (
 _VERSION = hashlib.sha256("".join(_SOURCES).encode()).hexdigest()[:12]
 
 _lock = threading.Lock()
-_loaded: dict[str, object] = {}
+_loaded: dict[tuple[str, ...], object] = {}
 
 
 def functions_source(surface: Surface) -> str:
@@ -57,6 +57,10 @@ def entry_point(surface: Surface, update) -> Callable:
     and Numba serialises compilation itself.
     """
     rule = update.py_func
+    memo_key = (surface.key, surface.source, rule.__module__, rule.__name__)
+    module = _loaded.get(memo_key)
+    if module is not None:
+        return module.run_optimizer
     block = (
         f"# BEGIN BINDINGS\n{functions_source(surface)}"
         f"from {rule.__module__} import {rule.__name__} as update\n# END BINDINGS\n"
@@ -65,7 +69,7 @@ def entry_point(surface: Surface, update) -> Callable:
     digest = hashlib.sha256((_VERSION + source).encode()).hexdigest()[:16]
     name = f"loss_lab_entry_{digest}"
     with _lock:
-        module = _loaded.get(name)
+        module = _loaded.get(memo_key)
         if module is None:
             folder = cache_root() / "entries"
             folder.mkdir(parents=True, exist_ok=True)
@@ -79,5 +83,5 @@ def entry_point(surface: Surface, update) -> Callable:
             module = importlib.util.module_from_spec(spec)
             sys.modules[name] = module
             spec.loader.exec_module(module)
-            _loaded[name] = module
+            _loaded[memo_key] = module
     return module.run_optimizer

@@ -282,9 +282,9 @@ def simulate(
     p = surface.pack(surface_params)
     x0 = _check_starts(starts, surface, surface_params)
 
-    record_steps = np.unique(np.r_[np.arange(0, steps, record_every), steps]).astype(
-        np.int64
-    )
+    record_steps = np.arange(0, steps + 1, record_every, dtype=np.int64)
+    if record_steps[-1] != steps:
+        record_steps = np.append(record_steps, np.int64(steps))
     particles = x0.shape[0]
     if particles * record_steps.size > LIMITS["recorded_values"]:
         raise ValueError(
@@ -331,7 +331,7 @@ def simulate(
         look,
         p,
         hp,
-        bool(bias_correction),
+        _bias_corrections(beta1, beta2, steps, bias_correction),
         rates,
         record_steps,
         bounds,
@@ -379,6 +379,14 @@ def simulate(
         diverged_at=dead,
         settings=settings,
     )
+
+
+def _bias_corrections(beta1, beta2, steps, enabled) -> np.ndarray:
+    """Return (steps, 2) denominators 1 − β1ᵗ and 1 − β2ᵗ, or an empty array if off."""
+    if not enabled:
+        return np.empty((0, 2))
+    t = np.arange(1, steps + 1, dtype=np.float64)
+    return np.column_stack([1.0 - beta1**t, 1.0 - beta2**t])
 
 
 def _check_start_losses(surface, p, starts, shifts):
