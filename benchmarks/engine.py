@@ -78,28 +78,51 @@ def torch_adam(starts: np.ndarray, steps: int):
 
 def engine(starts: np.ndarray, steps: int, record: bool):
     return simulate(
-        "rosenbrock", "adam", starts=starts, steps=steps, lr=LR, beta1=BETA1,
-        beta2=BETA2, eps=EPS, record_every=1 if record else steps,
+        "rosenbrock",
+        "adam",
+        starts=starts,
+        steps=steps,
+        lr=LR,
+        beta1=BETA1,
+        beta2=BETA2,
+        eps=EPS,
+        record_every=1 if record else steps,
     )
 
 
 def throughput_case(title, starts, steps, record, repeats, torch_available):
     particle_steps = starts.shape[0] * steps
-    rows = [("engine (Numba)", median_seconds(lambda: engine(starts, steps, record),
-                                               repeats))]
-    rows.append(("NumPy, vectorised", median_seconds(
-        lambda: numpy_adam(starts, steps, record), repeats)))
+    rows = [
+        (
+            "engine (Numba)",
+            median_seconds(lambda: engine(starts, steps, record), repeats),
+        )
+    ]
+    rows.append(
+        (
+            "NumPy, vectorised",
+            median_seconds(lambda: numpy_adam(starts, steps, record), repeats),
+        )
+    )
     if torch_available:
-        rows.append(("torch.optim.Adam", median_seconds(
-            lambda: torch_adam(starts, steps), max(1, repeats // 3))))
+        rows.append(
+            (
+                "torch.optim.Adam",
+                median_seconds(lambda: torch_adam(starts, steps), max(1, repeats // 3)),
+            )
+        )
     print(f"\n{title}")
-    print(f"{'implementation':<20} {'median time':>12} {'M particle-steps/s':>20} "
-          f"{'engine is x faster':>20}")
+    print(
+        f"{'implementation':<20} {'median time':>12} {'M particle-steps/s':>20} "
+        f"{'engine is x faster':>20}"
+    )
     engine_time = rows[0][1]
     for name, seconds in rows:
         rate = particle_steps / seconds / 1e6
-        print(f"{name:<20} {seconds * 1e3:>10.3f} ms {rate:>20.2f} "
-              f"{seconds / engine_time:>20.1f}")
+        print(
+            f"{name:<20} {seconds * 1e3:>10.3f} ms {rate:>20.2f} "
+            f"{seconds / engine_time:>20.1f}"
+        )
 
 
 COMPILE_PROBE = """
@@ -124,11 +147,16 @@ def compile_times(pairs):
             cold, warm = (
                 subprocess.run(
                     [sys.executable, "-c", COMPILE_PROBE, surface, optimizer],
-                    cwd=root, env=env, capture_output=True, text=True, check=True,
+                    cwd=root,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    check=True,
                 ).stdout.split()[1]
                 for _ in range(2)
             )
-            print(f"{surface:<12} {optimizer:<10} {float(cold):>14.2f} {float(warm):>11.2f}")
+            row = f"{surface:<12} {optimizer:<10} {float(cold):>14.2f}"
+            print(f"{row} {float(warm):>11.2f}")
 
 
 def main():
@@ -142,19 +170,34 @@ def main():
         torch_available = True
     except ImportError:
         torch_available = False
-    print(f"CPU: {platform.processor() or platform.machine()}, "
-          f"{os.cpu_count()} logical cores; Python {platform.python_version()}, "
-          f"NumPy {np.__version__}; torch {'present' if torch_available else 'absent'}")
+    print(
+        f"CPU: {platform.processor() or platform.machine()}, "
+        f"{os.cpu_count()} logical cores; Python {platform.python_version()}, "
+        f"NumPy {np.__version__}; torch {'present' if torch_available else 'absent'}"
+    )
     rng = np.random.default_rng(0)
     one = np.array([[-1.5, 2.0]])
-    throughput_case("One particle, 1,000 steps, every step recorded", one, 1000, True,
-                    args.repeats, torch_available)
+    throughput_case(
+        "One particle, 1,000 steps, every step recorded",
+        one,
+        1000,
+        True,
+        args.repeats,
+        torch_available,
+    )
     cloud = np.array([-1.5, 2.0]) + 0.1 * rng.standard_normal((100_000, 2))
-    throughput_case("100,000 particles, 200 steps, final positions only", cloud, 200,
-                    False, args.repeats, torch_available)
+    throughput_case(
+        "100,000 particles, 200 steps, final positions only",
+        cloud,
+        200,
+        False,
+        args.repeats,
+        torch_available,
+    )
     if not args.skip_compile:
-        compile_times([("rosenbrock", "adam"), ("rosenbrock", "sgd"),
-                       ("sharp_flat", "momentum")])
+        compile_times(
+            [("rosenbrock", "adam"), ("rosenbrock", "sgd"), ("sharp_flat", "momentum")]
+        )
 
 
 if __name__ == "__main__":
