@@ -20,7 +20,7 @@ SWEEP_AXES = {
     "beta1": ("β1", 0.0, 0.99, False),
     "beta2": ("β2", 0.5, 0.9999, False),
 }
-"""Each sweepable field of a racer: label, grid range and whether the grid is log-spaced."""
+"""Sweepable racer fields: label, grid range, and whether the grid is log-spaced."""
 
 CONVERGED_FRACTION = 1e-4
 """A run has converged once J − J_min is this fraction of its value at the start."""
