@@ -346,6 +346,12 @@ def simulate(
         test_losses,
         dead,
     )
+    # _check_start_losses evaluates only the first 1000 starts in Python. The
+    # kernel marks any later start whose loss is not finite as diverged at
+    # step 0, and its record 0 then holds no real position, so reject the run.
+    undefined = np.flatnonzero(dead == 0)
+    if undefined.size:
+        _raise_undefined_start(x0[undefined[0]])
 
     settings = {
         "lr": lr,
@@ -393,7 +399,11 @@ def _check_start_losses(surface, p, starts, shifts):
     values = np.array([surface.value(float(a), float(b), p) for a, b in starts[:1000]])
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
-        a, b = starts[bad[0]]
-        raise ValueError(
-            f"the loss is not defined at the start ({a:g}, {b:g}); choose another start"
-        )
+        _raise_undefined_start(starts[bad[0]])
+
+
+def _raise_undefined_start(start):
+    a, b = start
+    raise ValueError(
+        f"the loss is not defined at the start ({a:g}, {b:g}); choose another start"
+    )
