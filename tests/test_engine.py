@@ -1,6 +1,10 @@
 """simulate(): divergence handling, argument checks, threads and seeds."""
 
+import os
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -333,3 +337,53 @@ def test_settings_record_the_request():
     assert run.settings["seed"] == 3
     assert run.settings["surface_params"] == {"kappa": 5.0}
     assert_allclose(run.learning_rates, OPTIMIZERS["adamw"].defaults["lr"])
+
+
+FRESH_CACHE_SCRIPT = """
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from optimizers import cloud, simulate
+
+starts = cloud((-2.0, 0.5), 50, 0.2, seed=1)
+
+
+def run(index):
+    return simulate("saddle", "adagrad", starts=starts, steps=100, lr=0.05)
+
+
+with ThreadPoolExecutor(max_workers=8) as pool:
+    runs = list(pool.map(run, range(8)))
+for other in runs[1:]:
+    assert np.array_equal(other.positions, runs[0].positions)
+print("ok", runs[0].final_positions.sum())
+"""
+
+
+def test_threads_compile_one_kernel_together(tmp_path):
+    # Eight threads ask for a kernel that is not compiled yet, in a fresh
+    # process with an empty cache, so writing and compiling it overlap.
+    env = dict(os.environ)
+    env["LOSS_LAB_CACHE_DIR"] = str(tmp_path / "cache")
+    env["NUMBA_CACHE_DIR"] = str(tmp_path / "cache" / "numba")
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_CACHE_SCRIPT],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("ok")
+    expected = simulate(
+        "saddle",
+        "adagrad",
+        starts=cloud((-2.0, 0.5), 50, 0.2, seed=1),
+        steps=100,
+        lr=0.05,
+    )
+    assert float(result.stdout.split()[1]) == pytest.approx(
+        expected.final_positions.sum(), rel=1e-12
+    )
