@@ -11,7 +11,8 @@ file checks the update rules and not the surfaces. Schedules record
 ``param_groups[0]["lr"]`` before each ``scheduler.step()``, which is η(t) of
 step t. ``tests/test_torch_reference.py`` reads the file without torch: each
 case stores the ``simulate`` or ``learning_rates`` arguments that should give
-the same numbers.
+the same numbers. Torch's Nesterov iterates are the engine's look-ahead points
+θ − γv, which that test rebuilds from the engine's path.
 """
 
 import json
@@ -40,6 +41,7 @@ OPTIMIZER_CASES = {
         ("sgd", "sgd", {"lr": 2e-4}),
         ("sgd_l2", "sgd", {"lr": 2e-4, "weight_decay": 0.05}),
         ("momentum", "momentum", {"lr": 1e-4, "momentum": 0.9}),
+        ("nesterov", "nesterov", {"lr": 1e-4, "momentum": 0.9}),
         ("rmsprop", "rmsprop", {"lr": 1e-3, "beta2": 0.99, "eps": 1e-8}),
         ("adagrad", "adagrad", {"lr": 0.05, "eps": 1e-10}),
         ("adam", "adam", {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
@@ -51,6 +53,7 @@ OPTIMIZER_CASES = {
         ("sgd", "sgd", {"lr": 0.01}),
         ("sgd_l2", "sgd", {"lr": 0.01, "weight_decay": 0.5}),
         ("momentum", "momentum", {"lr": 0.005, "momentum": 0.8}),
+        ("nesterov", "nesterov", {"lr": 0.005, "momentum": 0.8}),
         ("rmsprop", "rmsprop", {"lr": 0.01, "beta2": 0.9, "eps": 1e-8}),
         ("adagrad", "adagrad", {"lr": 0.5, "eps": 1e-10}),
         ("adam", "adam", {"lr": 0.02, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8}),
@@ -67,9 +70,13 @@ def torch_optimizer(optimizer: str, settings: dict, param: torch.Tensor):
     decay = settings.get("weight_decay", 0.0)
     if optimizer == "sgd":
         return torch.optim.SGD([param], lr=lr, weight_decay=decay, foreach=False)
-    if optimizer == "momentum":
+    if optimizer in ("momentum", "nesterov"):
         return torch.optim.SGD(
-            [param], lr=lr, momentum=settings["momentum"], foreach=False
+            [param],
+            lr=lr,
+            momentum=settings["momentum"],
+            nesterov=optimizer == "nesterov",
+            foreach=False,
         )
     if optimizer == "rmsprop":
         return torch.optim.RMSprop(

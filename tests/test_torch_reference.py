@@ -10,6 +10,8 @@ step, not bit for bit.
 Momentum is compared only under a constant η: the engine keeps η inside the
 velocity (v ← γv + ηg, θ ← θ − v) and torch outside it (b ← γb + g,
 θ ← θ − ηb). The last test shows that the two differ once η changes.
+Nesterov is compared through the look-ahead points θ − γv, which are what
+torch's ``nesterov=True`` iterates.
 """
 
 import json
@@ -34,7 +36,12 @@ def _load():
 
 
 CASES, ARRAYS = _load()
-TRAJECTORIES = [c for c in CASES if c["kind"] == "trajectory"]
+TRAJECTORIES = [
+    c for c in CASES if c["kind"] == "trajectory" and c["optimizer"] != "nesterov"
+]
+NESTEROV = [
+    c for c in CASES if c["kind"] == "trajectory" and c["optimizer"] == "nesterov"
+]
 SCHEDULES = [c for c in CASES if c["kind"] == "schedule"]
 
 
@@ -80,6 +87,29 @@ def test_trajectories_move_away_from_start():
         path = ARRAYS[case["key"]]
         distance = np.hypot(*(path[-1] - path[0]))
         assert distance > 0.05, case["key"]
+
+
+@pytest.mark.parametrize("case", NESTEROV, ids=lambda c: c["key"])
+def test_nesterov_look_ahead_matches_torch(case):
+    # The engine steps θ and takes the gradient at θ − γv. Torch's
+    # nesterov=True steps the look-ahead point φ = θ − γv itself. With a
+    # constant η and v_t = θ_{t−1} − θ_t, its iterates are
+    # φ_t = θ_t − γ(θ_{t−1} − θ_t).
+    expected = ARRAYS[case["key"]]
+    gamma = case["settings"]["momentum"]
+    run = simulate(
+        case["surface"],
+        "nesterov",
+        starts=[case["start"]],
+        steps=case["steps"],
+        **case["settings"],
+    )
+    theta = run.positions[0]
+    look_ahead = theta[1:] - gamma * (theta[:-1] - theta[1:])
+    assert_allclose(look_ahead, expected[1:], rtol=RTOL, atol=0.0)
+    # The points themselves are not the same.
+    gap = np.abs(theta[1:] - expected[1:]).max()
+    assert gap > 1e-6
 
 
 @pytest.mark.parametrize("case", SCHEDULES, ids=lambda c: c["key"])
