@@ -18,11 +18,14 @@ LIMITS = {
     "particles": 1_000_000,
     "recorded_values": 20_000_000,
     "samples": 10_000,
+    "gradient_evaluations": 20_000_000_000,
 }
 """Ceilings that keep one call within memory and a shared server responsive.
 
 ``recorded_values`` bounds particles × recorded steps (16 bytes each for the
 positions); raise ``record_every`` to record fewer steps of a large cloud.
+``gradient_evaluations`` bounds particles × steps × mini-batch size, which is
+about a minute of one core for the cheapest surfaces.
 """
 
 BOUND_FACTOR = 5.0
@@ -286,6 +289,14 @@ def simulate(
     if record_steps[-1] != steps:
         record_steps = np.append(record_steps, np.int64(steps))
     particles = x0.shape[0]
+    work = particles * steps * (batch_size if noise > 0.0 else 1)
+    if work > LIMITS["gradient_evaluations"]:
+        raise ValueError(
+            f"{particles} particles × {steps} steps"
+            + (f" × batch size {batch_size}" if noise > 0.0 else "")
+            + f" exceeds {LIMITS['gradient_evaluations']:,} gradient evaluations; "
+            "use fewer particles or steps"
+        )
     if particles * record_steps.size > LIMITS["recorded_values"]:
         raise ValueError(
             f"{particles} particles × {record_steps.size} recorded steps exceeds "
@@ -309,15 +320,18 @@ def simulate(
     hp[updates.HP_BETA2] = beta2
     hp[updates.HP_EPS] = eps
     hp[updates.HP_WEIGHT_DECAY] = weight_decay
-    x0_, x1_, y0_, y1_ = surface.window
-    bounds = np.array(
-        [
-            (x0_ + x1_) / 2,
-            (y0_ + y1_) / 2,
-            BOUND_FACTOR * (x1_ - x0_) / 2,
-            BOUND_FACTOR * (y1_ - y0_) / 2,
-        ]
+    bounds = _bounds(surface)
+    outside = np.flatnonzero(
+        (np.abs(x0[:, 0] - bounds[0]) > bounds[2])
+        | (np.abs(x0[:, 1] - bounds[1]) > bounds[3])
     )
+    if outside.size:
+        a, b = x0[outside[0]]
+        raise ValueError(
+            f"the start ({a:g}, {b:g}) is too far from the surface's window "
+            f"{surface.window}; starts must lie within {BOUND_FACTOR:g} times the "
+            "window about its centre"
+        )
 
     positions = np.empty((particles, record_steps.size, 2))
     losses = np.empty((particles, record_steps.size))
@@ -384,6 +398,19 @@ def simulate(
         record_steps=record_steps,
         diverged_at=dead,
         settings=settings,
+    )
+
+
+def _bounds(surface: Surface) -> np.ndarray:
+    """Return (centre x, centre y, half-width, half-height) of the divergence box."""
+    x0, x1, y0, y1 = surface.window
+    return np.array(
+        [
+            (x0 + x1) / 2,
+            (y0 + y1) / 2,
+            BOUND_FACTOR * (x1 - x0) / 2,
+            BOUND_FACTOR * (y1 - y0) / 2,
+        ]
     )
 
 

@@ -2,10 +2,12 @@
 
 Each schedule maps the base rate ``lr`` and its own parameters to an array of
 one rate per step. A linear warm-up joins onto any of them: during the first
-``warmup_steps`` steps η rises linearly from ``warmup_start * lr`` towards
-``lr``, and the schedule then runs over the remaining steps as if they were the
-whole run (optax's ``warmup_cosine_decay_schedule`` and PyTorch's
-``SequentialLR(LinearLR, …)`` compose the same way).
+``warmup_steps`` steps η rises linearly from ``warmup_start`` times the
+schedule's first rate towards that rate (``lr``, except for ``one_cycle``,
+which starts at ``lr / div_factor``), and the schedule then runs over the
+remaining steps as if they were the whole run (optax's
+``warmup_cosine_decay_schedule`` and PyTorch's ``SequentialLR(LinearLR, …)``
+compose the same way).
 """
 
 from collections.abc import Callable

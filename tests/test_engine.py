@@ -206,6 +206,20 @@ def test_too_many_recorded_values(no_kernel):
         simulate("ravine", "sgd", starts=starts, steps=1000)
 
 
+def test_start_far_outside_window(no_kernel):
+    with pytest.raises(ValueError, match="too far"):
+        simulate("ravine", "sgd", starts=[(100.0, 0.0)], steps=1)
+
+
+def test_too_much_work(no_kernel):
+    starts = np.zeros((LIMITS["particles"], 2))
+    with pytest.raises(ValueError, match="gradient evaluations"):
+        simulate(
+            "ravine", "sgd", starts=starts, steps=1000, noise=0.1, samples=100,
+            batch_size=100, record_every=1000,
+        )
+
+
 def test_start_with_undefined_loss(no_kernel):
     # (1e200)² overflows to infinity in the ravine's value.
     with pytest.raises(ValueError, match="start"):
