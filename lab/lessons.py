@@ -66,14 +66,15 @@ def basin_counts(
         points[:, None, 1] - centres[None, :, 1],
     )
     nearest = np.argmin(distances, axis=1)
-    gone = np.zeros(len(points), dtype=bool)
+    diverged_mask = np.zeros(len(points), dtype=bool)
     if diverged is not None:
-        gone = np.asarray(diverged) >= 0
+        diverged_mask = np.asarray(diverged) >= 0
     counts = {
-        label: int(np.sum((nearest == i) & ~gone)) for i, label in enumerate(labels)
+        label: int(np.sum((nearest == i) & ~diverged_mask))
+        for i, label in enumerate(labels)
     }
     if diverged is not None:
-        counts["diverged"] = int(gone.sum())
+        counts["diverged"] = int(diverged_mask.sum())
     return counts
 
 
@@ -129,15 +130,17 @@ _BIAS_CORRECTION = _lesson(
     "bias_correction",
     "Adam's bias correction",
     "Adam's averages m and v start at zero. Without correction, the first step is "
-    "η(1 − β1)/√(1 − β2) ≈ 3.2η in each coordinate with the default β1 = 0.9 and "
-    "β2 = 0.999, and the early steps stay several times larger than η. Dividing by "
-    "1 − β1ᵗ and 1 − β2ᵗ removes that start-up bias, so the first steps are about "
-    "η long.",
+    "(1 − β1)/√(1 − β2) ≈ 3.2 times η in each coordinate with β1 = 0.9 and "
+    "β2 = 0.999, and along the gentle slope of the ravine the steps grow to about "
+    "6η by step 10 and stay above 3η for the first 20 steps. Dividing m by 1 − β1ᵗ "
+    "and v by 1 − β2ᵗ removes that start-up bias, so the corrected steps are about "
+    "η from the first one.",
     (
-        "Watch the first few steps: the uncorrected line jumps much further.",
-        "After a few hundred steps the two behave alike.",
+        "Watch the first steps: the uncorrected line runs ahead with much longer "
+        "strides.",
+        "The learning rate you set is the same for both lines.",
     ),
-    surface="rosenbrock",
+    surface="ravine",
     steps=300,
     racers=(
         Racer("adam", lr=0.02),
@@ -204,9 +207,10 @@ _SHARP_FLAT = _lesson(
     "noisy, and in the narrow well that noise is strong enough to kick particles "
     "out, so most end in the flat well; full-batch descent from the same starts "
     "stays wherever it first rolled. The flat well also has the lower test loss: "
-    "shifting the data moves a narrow well out from under the particle. Adam with "
-    "the same batches ends much like full-batch descent, because it normalises "
-    "its steps to about η and the noise kicks stay small.",
+    "shifting the data moves a narrow well out from under the particle. Adam at "
+    "η = 0.05 with the same batches ends much like full-batch descent: its steps "
+    "stay below about 1.5η, too short for the noise to kick it out. Raised to "
+    "η = 0.3, Adam too ends mostly in the flat well.",
     (
         "Count the particles in each well at the end.",
         "Compare the test losses of the two wells in the loss plot.",

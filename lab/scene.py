@@ -1,9 +1,9 @@
 """The scene: every setting that defines what is on screen, and its link format.
 
-A :class:`Scene` is an immutable, hashable value (so it can key a cache). The
+A :class:`Scene` is an immutable, hashable value, so it can key a cache. The
 page reads it from the URL query string with :func:`scene_from_query` and
-writes it back with :func:`scene_to_query`; both live here so that validation
-and clamping happen in one place. A value equal to its default is left out of
+writes it back with :func:`scene_to_query`. Both live here, so validation and
+clamping happen in one place. A value equal to its default is left out of
 the query, so the default scene has an empty query and links stay short.
 
 Query format. Floats are written with ``repr`` so they read back bit for bit;
@@ -41,9 +41,9 @@ steps) and ``bs`` (batch size, 0 = full batch). When ``o`` is present, a
 racer's unset keys take the defaults of :class:`Racer`; without ``o`` the
 racers are :data:`DEFAULT_RACERS` and index keys change those.
 
-Reading never raises. Each value that is missing its mark (not a number, out
-of range, not finite, unknown name, too long, given twice, …) is replaced by a
-valid one, and :func:`scene_from_query` returns one plain-language message per
+Reading never raises. Each invalid value (not a number, out of range, not
+finite, an unknown name, too long, given twice, …) is replaced by a valid
+one, and :func:`scene_from_query` returns one plain-language message per
 replacement. Quoted values in messages keep only letters, digits and a few
 safe punctuation marks, so they cannot inject Markdown or LaTeX into the page.
 """
@@ -102,7 +102,7 @@ read at all, ``window_extent`` the largest |coordinate| of a formula window.
 """
 
 TEST_SAMPLES = 32
-"""Size of the test set that :meth:`Racer.simulate_kwargs` asks the engine for.
+"""Size of the test set that :meth:`Racer.simulate_kwargs` requests from the engine.
 
 The engine evaluates the test loss over every test sample at every recorded
 step, which dominates the run time of a noisy scene. One SGD racer with 200
@@ -170,9 +170,9 @@ class Racer:
         The surface and the optimizer are not included: call
         ``simulate(surface, racer.optimizer, **racer.simulate_kwargs(scene))``.
         Settings that depend on others are fitted here, so a scene built by
-        controls always runs: ``lr_min`` is at most η, step counts are at most
-        the scene's steps, a batch size of 0 or above the training set becomes
-        the full batch, and the noise is at most the window's longer side.
+        controls always runs. ``lr_min`` is capped at η and step counts at the
+        scene's steps. A batch size of 0 or above the training set becomes the
+        full batch, and the noise is capped at the window's longer side.
         """
         steps = scene.steps
         samples = scene.samples
@@ -289,7 +289,7 @@ class Scene:
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """How one scalar setting is named in the query, described and checked."""
+    """Query key, message wording and allowed range of one scalar setting."""
 
     attr: str
     """Attribute of :class:`Scene` or :class:`Racer`."""
@@ -349,7 +349,6 @@ SCENE_FIELDS = (
 )
 """The scalar scene settings, in the order they are written to the query."""
 
-_SPECIAL_KEYS = ("s", "f", "win", "sp", "start", "o")
 _RACER_BY_KEY = {spec.key: spec for spec in RACER_FIELDS}
 _RACER_KEY = re.compile(r"([a-z]+)(0|[1-9][0-9]{0,2})")
 _MAX_KEY_LENGTH = 40
@@ -386,6 +385,14 @@ def _format(value) -> str:
     return str(value)
 
 
+def _write_changed(query, value, baseline, specs, suffix: str = "") -> None:
+    """Write each field of ``value`` that differs from ``baseline`` to ``query``."""
+    for spec in specs:
+        current = getattr(value, spec.attr)
+        if current != getattr(baseline, spec.attr):
+            query[f"{spec.key}{suffix}"] = _format(current)
+
+
 def scene_to_query(scene: Scene) -> dict[str, str]:
     """Return the query-string parameters of ``scene``, defaults left out."""
     default = Scene()
@@ -402,22 +409,18 @@ def scene_to_query(scene: Scene) -> dict[str, str]:
         )
     if scene.start is not None:
         query["start"] = ",".join(_format(float(v)) for v in scene.start)
-    for spec in SCENE_FIELDS[:6]:
-        value = getattr(scene, spec.attr)
-        if value != getattr(default, spec.attr):
-            query[spec.key] = _format(value)
+
+    # Numbers first, then the racers, then the view and the lesson, so that a
+    # link reads from what is simulated to how it is shown.
+    numbers = [spec for spec in SCENE_FIELDS if spec.kind in ("int", "float")]
+    others = [spec for spec in SCENE_FIELDS if spec not in numbers]
+    _write_changed(query, scene, default, numbers)
     if scene.racers != DEFAULT_RACERS:
         query["o"] = ",".join(racer.optimizer for racer in scene.racers)
         for index, racer in enumerate(scene.racers):
             baseline = Racer(optimizer=racer.optimizer)
-            for spec in RACER_FIELDS:
-                value = getattr(racer, spec.attr)
-                if value != getattr(baseline, spec.attr):
-                    query[f"{spec.key}{index}"] = _format(value)
-    for spec in SCENE_FIELDS[6:]:
-        value = getattr(scene, spec.attr)
-        if value != getattr(default, spec.attr):
-            query[spec.key] = _format(value)
+            _write_changed(query, racer, baseline, RACER_FIELDS, str(index))
+    _write_changed(query, scene, default, others)
     return query
 
 
@@ -436,12 +439,12 @@ def _short(value: float) -> str:
 
 def _quote(text: str, limit: int = 30) -> str:
     """Quote a value from the link for a message, keeping only safe characters."""
-    shown = "".join(
+    safe = "".join(
         ch if (ch.isalnum() or ch in " .,+-_:") else "?" for ch in text[:limit]
     )
     if len(text) > limit:
-        shown += "…"
-    return f"'{shown}'"
+        safe += "…"
+    return f"'{safe}'"
 
 
 def _on_off(value: bool) -> str:
@@ -527,8 +530,8 @@ class _Reader:
         if lowered in choices:
             return lowered
         listed = ", ".join(c for c in choices if c)
-        shown = (titles or {}).get(default, default) or "none"
-        self.fix(words, text, f"which is not one of: {listed}", shown)
+        replacement = (titles or {}).get(default, default) or "none"
+        self.fix(words, text, f"which is not one of: {listed}", replacement)
         return default
 
     def read(self, key: str, spec: FieldSpec, words: str, default):
@@ -581,7 +584,7 @@ def _parse_numbers(text: str, count: int) -> list[float] | None:
 
 
 def _normalise(query, messages: list[str]) -> tuple[dict[str, str], list[str]]:
-    """Turn the query into key → last string value; return it and odd keys."""
+    """Map each key to its last value as a string; also return the too-long keys."""
     values: dict[str, str] = {}
     unreadable: list[str] = []
     try:
@@ -625,7 +628,7 @@ def scene_from_query(
     try:
         return _scene_from_query(query, messages), messages
     except Exception:  # a last guard: a broken link must never break the page
-        logger.exception("reading the scene from the query %r failed", query)
+        logger.exception("reading the scene from the query %.500r failed", query)
         return Scene(), [*messages, "The link could not be read; showing the default."]
 
 
@@ -643,10 +646,10 @@ def _scene_from_query(query, messages: list[str]) -> Scene:
     racers = _read_racers(reader, scalars["samples"])
     unknown.extend(reader.values)
     if unknown:
-        shown = ", ".join(_quote(key, 20) for key in sorted(unknown)[:5])
+        names = ", ".join(_quote(key, 20) for key in sorted(unknown)[:5])
         more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
         messages.append(
-            f"The link contains settings this page does not know ({shown}{more}); "
+            f"The link contains settings this page does not know ({names}{more}); "
             "they were ignored."
         )
     return Scene(
@@ -669,6 +672,7 @@ def _read_surface(reader: _Reader, default: Scene):
         surface = reader.choice(
             text, "surface", (*SURFACES, FORMULA), default.surface, titles
         )
+
     formula = ""
     text = reader.take("f", "formula", "no formula")
     if text is not None:
@@ -683,12 +687,14 @@ def _read_surface(reader: _Reader, default: Scene):
             )
         else:
             formula = text
+
     if surface == FORMULA and not formula.strip():
         reader.messages.append(
             "The link chose a typed formula but gave none; showing the "
             f"{titles[default.surface]} surface instead."
         )
         surface = default.surface
+
     window = None
     text = reader.take("win", "window", "−3 to 3 on both axes")
     if text is not None:
