@@ -264,11 +264,19 @@ class Scene:
         return ((x0 + x1) / 2, (y0 + y1) / 2)
 
     def starts(self) -> np.ndarray:
-        """Return the (n, 2) starts: the single start or a seeded Gaussian cloud."""
+        """Return the (n, 2) starts: the single start or a seeded Gaussian cloud.
+
+        Cloud points that fall outside the window are moved to its nearest edge,
+        so every particle starts in view and inside the engine's allowed box.
+        """
         point = self.start_point()
         if self.particles <= 1:
             return np.array([point], dtype=np.float64)
-        return cloud(point, self.particles, self.spread, self.seed)
+        points = cloud(point, self.particles, self.spread, self.seed)
+        x0, x1, y0, y1 = self.window_bounds()
+        return np.column_stack(
+            [np.clip(points[:, 0], x0, x1), np.clip(points[:, 1], y0, y1)]
+        )
 
     def simulate_kwargs(self, racer: Racer, record_every: int = 1) -> dict:
         """Return the keyword arguments of ``optimizers.simulate`` for ``racer``."""

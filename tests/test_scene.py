@@ -511,6 +511,17 @@ def test_starts_single_and_cloud():
     assert_allclose(scene.starts(), starts, rtol=0, atol=0)
 
 
+def test_cloud_starts_stay_in_window():
+    scene = Scene(surface="rosenbrock", start=(1.9, 2.9), particles=300, spread=2.0)
+    starts = scene.starts()
+    x0, x1, y0, y1 = scene.window_bounds()
+    assert starts[:, 0].min() >= x0
+    assert starts[:, 0].max() <= x1
+    assert starts[:, 1].min() >= y0
+    assert starts[:, 1].max() <= y1
+    assert np.sum(starts[:, 0] == x1) > 100
+
+
 def test_formula_start_defaults_to_window_centre():
     scene = Scene(surface=FORMULA, formula="x**2", window=(0.0, 4.0, -2.0, 0.0))
     assert scene.start_point() == (2.0, -1.0)
