@@ -37,6 +37,7 @@ def cached_runs(scene: Scene):
 def first_visit() -> None:
     """Load the scene of the link the page was opened with."""
     if "racer_count" in st.session_state:
+        controls.restore_hidden(st.session_state["shown_scene"])
         return
     raw = {key: st.query_params.get_all(key) for key in st.query_params}
     scene, notes = scene_from_query(raw)
@@ -62,12 +63,13 @@ def show_sidebar():
     scene = controls.collect_scene()
     try:
         surface = cached_surface(scene.surface, scene.formula, scene.window)
-    except FormulaError as error:
-        return scene, None, error
+        error = None
+    except FormulaError as formula_error:
+        surface, error = None, formula_error
     with st.sidebar:
         st.header("Optimizers")
         controls.racer_controls(surface)
-    return controls.collect_scene(), surface, None
+    return controls.collect_scene(), surface, error
 
 
 def show_formula_error(error: FormulaError, formula: str) -> None:
@@ -105,6 +107,7 @@ def main() -> None:
     started = time.perf_counter()
     first_visit()
     scene, surface, formula_error = show_sidebar()
+    st.session_state["shown_scene"] = scene
     st.query_params.from_dict(scene_to_query(scene))
 
     st.title("Loss Landscape Lab")
@@ -139,21 +142,21 @@ def main() -> None:
                 surface, params, trajectories,
                 arrows=scene.arrows, presentation=scene.presentation,
             )
-            st.plotly_chart(figure, key="surface", theme=None)
+            st.plotly_chart(figure, key="chart.surface", theme=None)
         if scene.view in ("3d", "both"):
             figure_3d = charts.surface_3d_figure(
                 surface, params, trajectories, presentation=scene.presentation
             )
-            st.plotly_chart(figure_3d, key="surface3d", theme=None)
+            st.plotly_chart(figure_3d, key="chart.surface3d", theme=None)
         st.latex(surface.latex)
     with right:
         st.plotly_chart(
             charts.loss_figure(trajectories, presentation=scene.presentation),
-            key="loss", theme=None,
+            key="chart.loss", theme=None,
         )
         st.plotly_chart(
             charts.learning_rate_figure(trajectories, presentation=scene.presentation),
-            key="learning_rate", theme=None,
+            key="chart.learning_rate", theme=None,
         )
     with st.expander("Update rules in use", expanded=True):
         show_update_rules(scene)

@@ -35,13 +35,13 @@ def _racer_key(index: int, name: str) -> str:
     return f"r{index}.{name}"
 
 
-def load_scene(scene: Scene) -> None:
-    """Write every value of ``scene`` into the widgets' session-state keys."""
-    state = st.session_state
+def widget_values(scene: Scene) -> dict:
+    """Return the session-state value of every widget key that shows ``scene``."""
+    values = {}
     for field in dataclasses.fields(Scene):
         if field.name in ("racers", "surface_params", "window", "start"):
             continue
-        state[field.name] = getattr(scene, field.name)
+        values[field.name] = getattr(scene, field.name)
     surface = SURFACES.get(scene.surface)
     params = dict(scene.surface_params)
     for surface_key, spec in SURFACES.items():
@@ -49,18 +49,36 @@ def load_scene(scene: Scene) -> None:
             default = parameter.default
             if surface_key == scene.surface:
                 default = params.get(parameter.name, default)
-            state[f"{surface_key}.{parameter.name}"] = float(default)
+            values[f"{surface_key}.{parameter.name}"] = float(default)
     window = scene.window or DEFAULT_WINDOW
     for name, value in zip(("x0", "x1", "y0", "y1"), window, strict=True):
-        state[f"window.{name}"] = float(value)
+        values[f"window.{name}"] = float(value)
     start = scene.start
     if start is None:
         start = surface.default_start if surface else _window_centre(window)
-    state["start.x"], state["start.y"] = float(start[0]), float(start[1])
-    state["racer_count"] = len(scene.racers)
+    values["start.x"], values["start.y"] = float(start[0]), float(start[1])
+    values["racer_count"] = len(scene.racers)
     for index, racer in enumerate(scene.racers):
         for field in dataclasses.fields(Racer):
-            state[_racer_key(index, field.name)] = getattr(racer, field.name)
+            values[_racer_key(index, field.name)] = getattr(racer, field.name)
+    return values
+
+
+def load_scene(scene: Scene) -> None:
+    """Write every value of ``scene`` into the widgets' session-state keys."""
+    st.session_state.update(widget_values(scene))
+
+
+def restore_hidden(scene: Scene) -> None:
+    """Refill the keys of widgets that the last run did not draw.
+
+    Streamlit drops the state of a widget that is not drawn in a run, such as
+    γ while the racer is Adam, so those keys come back from the last scene.
+    """
+    state = st.session_state
+    for key, value in widget_values(scene).items():
+        if key not in state:
+            state[key] = value
 
 
 def _window_centre(window) -> tuple[float, float]:

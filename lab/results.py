@@ -37,14 +37,14 @@ def surface_of(scene) -> Surface:
 def run_scene(scene, surface: Surface) -> list[RacerResult]:
     """Simulate every racer of ``scene`` on ``surface`` from the same starts."""
     results = []
-    for racer in scene.racers:
+    for racer, label in zip(scene.racers, scene.labels(), strict=True):
         kwargs = scene.simulate_kwargs(racer)
         try:
             run = simulate(surface, racer.optimizer, **kwargs)
         except ValueError as error:
-            results.append(RacerResult(racer.label(), None, str(error)))
+            results.append(RacerResult(label, None, str(error)))
             continue
-        results.append(RacerResult(racer.label(), run))
+        results.append(RacerResult(label, run))
     return results
 
 

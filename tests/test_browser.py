@@ -118,7 +118,7 @@ CHART_STATE = """
     moving: moving,
     points: points,
     images: (gd.layout.images || []).length,
-    drawnImages: gd.querySelectorAll('.layer-below image, .layer-above image').length,
+    drawnImages: gd.querySelectorAll('image').length,
     lineTraces: gd._fullData
       .filter(t => t.type === 'scatter' && t.mode === 'lines').length,
     hasNaN: JSON.stringify(gd.data).includes('NaN'),
@@ -130,7 +130,10 @@ CHART_STATE = """
 def _open(browser, url):
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     page.goto(url, wait_until="domcontentloaded")
-    page.wait_for_function(f"({CHART_STATE})() !== null", timeout=120_000)
+    page.wait_for_function(
+        f"(() => {{ const s = ({CHART_STATE})(); return s && s.drawnImages > 0; }})()",
+        timeout=120_000,
+    )
     return page
 
 
