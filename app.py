@@ -5,16 +5,26 @@ comes from the URL and the controls, the engine simulates it, and pure figure
 builders draw it. Playback runs in the browser, inside the Plotly figure.
 """
 
+import dataclasses
 import time
 from urllib.parse import urlencode
 
 import streamlit as st
 
 import charts
+from charts.steps import step_ratio_figure
 from lab import controls
 from lab.lessons import LESSONS
-from lab.results import divergence_messages, run_scene, surface_of, trajectories_csv
+from lab.results import (
+    basin_table,
+    divergence_messages,
+    run_scene,
+    step_ratios,
+    surface_of,
+    trajectories_csv,
+)
 from lab.scene import Scene, scene_from_query, scene_to_query
+from lab.sweep import SWEEP_AXES, racer_with, second_axis, sweep_racer
 from landscapes.formula import FormulaError
 from optimizers import BIAS_CORRECTION_LATEX, OPTIMIZERS, SCHEDULES, WARMUP_LATEX
 
@@ -103,6 +113,86 @@ def show_update_rules(scene: Scene) -> None:
         st.latex(WARMUP_LATEX)
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def cached_sweep(scene: Scene, index: int):
+    surface = cached_surface(scene.surface, scene.formula, scene.window)
+    return sweep_racer(scene, scene.racers[index], surface)
+
+
+def _pick_sweep_cell(index: int) -> None:
+    """Set the racer's sliders to the sweep cell the user clicked."""
+    selection = st.session_state.get("chart.sweep")
+    points = selection.selection.points if selection else []
+    if not points:
+        return
+    sweep = st.session_state["sweep"]
+    racer = st.session_state["shown_scene"].racers[index]
+    picked = racer_with(racer, sweep, points[0]["x"], points[0]["y"])
+    controls.load_racer(index, picked)
+    st.session_state["lesson"] = ""
+
+
+def show_sweep(scene: Scene) -> None:
+    """Draw the sweep map of one racer: final loss over a grid of η and γ or β."""
+    choices = [
+        i for i, racer in enumerate(scene.racers) if second_axis(racer.optimizer)
+    ]
+    if not choices:
+        st.caption("Add momentum, Nesterov, RMSProp, Adam or AdamW to sweep η "
+                   "against its second hyperparameter.")
+        return
+    labels = scene.labels()
+    index = st.selectbox("Optimizer to sweep", choices, format_func=labels.__getitem__,
+                         key="sweep.racer")
+    metric = st.radio("Colour", ["final loss", "steps to converge"], horizontal=True,
+                      key="sweep.metric")
+    racer = scene.racers[index]
+    # The map stays on screen while only the swept values change, for example
+    # after a click on a cell, because the grid does not depend on them.
+    unswept = dataclasses.replace(racer, lr=0.0, **{second_axis(racer.optimizer): 0.0})
+    sweep_for = (dataclasses.replace(scene, racers=(unswept,), lesson=""), index)
+    if not st.button("Compute the sweep (50 × 50 runs)", key="sweep.go") and (
+        st.session_state.get("sweep.for") != sweep_for
+    ):
+        return
+    with st.spinner("Running 2,500 simulations…"):
+        sweep = cached_sweep(scene, index)
+    st.session_state["sweep"] = sweep
+    st.session_state["sweep.for"] = sweep_for
+    values = sweep.final_loss if metric == "final loss" else sweep.steps_to_converge
+    figure = charts.sweep_figure(
+        values, sweep.xs, sweep.ys,
+        x_label=SWEEP_AXES["lr"][0], y_label=SWEEP_AXES[sweep.y_name][0],
+        current=(racer.lr, getattr(racer, sweep.y_name)),
+        value_label=metric, log_colour=metric == "final loss",
+        presentation=scene.presentation,
+    )
+    st.plotly_chart(figure, key="chart.sweep", theme=None,
+                    on_select=lambda: _pick_sweep_cell(index), selection_mode="points")
+    st.caption("Blank cells diverged. Click a cell to use its setting.")
+
+
+def show_lesson_details(scene: Scene, surface, results) -> None:
+    """Show the numbers a lesson asks the class to check."""
+    params = dict(scene.surface_params)
+    if scene.particles > 1 and len(surface.minima(params)) > 1:
+        st.subheader("Where the particles ended")
+        st.dataframe(basin_table(results, surface, params), hide_index=True)
+    if any(r.optimizer in ("adam", "adamw", "rmsprop") for r in scene.racers):
+        ratios = step_ratios(results)
+        if ratios:
+            colours = {
+                r.label: charts.PALETTE[i % len(charts.PALETTE)]
+                for i, r in enumerate(results)
+            }
+            with st.expander("Step sizes of the first steps",
+                             expanded=scene.lesson == "bias_correction"):
+                st.plotly_chart(
+                    step_ratio_figure(ratios, colours, presentation=scene.presentation),
+                    key="chart.steps", theme=None,
+                )
+
+
 def main() -> None:
     started = time.perf_counter()
     first_visit()
@@ -158,8 +248,11 @@ def main() -> None:
             charts.learning_rate_figure(trajectories, presentation=scene.presentation),
             key="chart.learning_rate", theme=None,
         )
+    show_lesson_details(scene, surface, results)
     with st.expander("Update rules in use", expanded=True):
         show_update_rules(scene)
+    with st.expander("Sweep map: final loss over a grid of hyperparameters"):
+        show_sweep(scene)
     with st.expander("Share and export"):
         st.caption("Copy this link to open the same scene, particle for particle:")
         st.code(share_link(scene), language=None)

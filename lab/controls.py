@@ -64,6 +64,12 @@ def widget_values(scene: Scene) -> dict:
     return values
 
 
+def load_racer(index: int, racer: Racer) -> None:
+    """Write one racer's settings into its widgets' session-state keys."""
+    for field in dataclasses.fields(Racer):
+        st.session_state[_racer_key(index, field.name)] = getattr(racer, field.name)
+
+
 def load_scene(scene: Scene) -> None:
     """Write every value of ``scene`` into the widgets' session-state keys."""
     st.session_state.update(widget_values(scene))

@@ -97,3 +97,60 @@ def trajectories_csv(results: list[RacerResult]) -> str:
                     int(run.diverged_at[particle]),
                 ])
     return buffer.getvalue()
+
+
+def basin_table(results: list[RacerResult], surface: Surface, params) -> list[dict]:
+    """Return one row per racer: particles per basin and the mean losses there.
+
+    A particle belongs to the basin of the listed minimum it ends nearest to
+    (see :func:`lab.lessons.basin_counts`); diverged particles are counted apart.
+    """
+    from lab.lessons import basin_counts
+
+    minima = surface.minima(dict(params or ()))
+    centres = np.array([(m.x, m.y) for m in minima])
+    rows = []
+    for result in results:
+        run = result.run
+        if run is None:
+            continue
+        final = run.final_positions
+        counts = basin_counts(surface, params, final, run.diverged_at)
+        nearest = np.argmin(
+            np.hypot(final[:, None, 0] - centres[None, :, 0],
+                     final[:, None, 1] - centres[None, :, 1]),
+            axis=1,
+        )
+        alive = run.diverged_at < 0
+        row = {"optimizer": result.label}
+        for index, label in enumerate(counts):
+            if label == "diverged":
+                row["diverged"] = counts[label]
+                continue
+            members = alive & (nearest == index)
+            row[f"{label}: particles"] = counts[label]
+            if members.any():
+                row[f"{label}: train loss"] = float(run.losses[members, -1].mean())
+                row[f"{label}: test loss"] = float(run.test_losses[members, -1].mean())
+        rows.append(row)
+    return rows
+
+
+def step_ratios(results: list[RacerResult], count: int = 30) -> dict[str, np.ndarray]:
+    """Return each racer's largest coordinate step |Δθᵢ| over η, for its first steps.
+
+    Uses the first particle and needs every step recorded. Adam moves each
+    coordinate by about η per step with bias correction, and by several times
+    η over the first steps without it.
+    """
+    ratios = {}
+    for result in results:
+        run = result.run
+        if run is None or run.record_steps.size < 2 or run.record_steps[1] != 1:
+            continue
+        path = run.positions[0, : count + 1]
+        lengths = np.abs(np.diff(path, axis=0)).max(axis=1)
+        rates = run.learning_rates[: lengths.size]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios[result.label] = np.where(rates > 0, lengths / rates, np.nan)
+    return ratios

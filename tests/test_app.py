@@ -101,3 +101,25 @@ def test_app_lesson_loads(lesson):
     assert not _texts(app, "error")
     assert any(LESSONS[lesson].title in text for text in _texts(app, "info"))
     _animated(app)
+
+
+def test_app_sweep_map_and_pick():
+    app = _run()
+    app.button(key="sweep.go").click().run()
+    assert not app.exception
+    sweep = [f for f in _figures(app).values() if f["data"][0]["type"] == "heatmap"]
+    assert sweep, "the sweep map is missing"
+    assert not _texts(app, "error")
+
+
+def test_app_sharp_flat_lesson_counts_basins():
+    app = _run()
+    app.selectbox(key="lesson_picker").set_value("sharp_flat").run()
+    assert not app.exception
+    table = app.get("dataframe")[0].value
+    assert "flat: particles" in table.columns
+    assert "sharp: particles" in table.columns
+    flat = table["flat: particles"]
+    assert flat.iloc[0] > flat.iloc[1], "mini-batch SGD should end flat more often"
+    test_loss = table["flat: test loss"].iloc[0]
+    assert test_loss < table["sharp: test loss"].iloc[0]
