@@ -9,6 +9,7 @@ import dataclasses
 import time
 from urllib.parse import urlencode
 
+import numpy as np
 import streamlit as st
 
 import charts
@@ -193,6 +194,37 @@ def show_lesson_details(scene: Scene, surface, results) -> None:
                 )
 
 
+CLICK_GRID = 41
+"""Points per side of the invisible grid that turns clicks into a start point."""
+
+
+def add_click_grid(figure, surface) -> None:
+    """Add invisible, clickable points over the window, after every other trace.
+
+    Plotly reports clicks on data points only, not on the background picture,
+    so these points turn a click anywhere on the surface into a selection.
+    Frames address traces by index, so appending one keeps them valid.
+    """
+    x0, x1, y0, y1 = surface.window
+    xs, ys = np.meshgrid(
+        np.linspace(x0, x1, CLICK_GRID), np.linspace(y0, y1, CLICK_GRID)
+    )
+    figure.add_scatter(
+        x=xs.ravel(), y=ys.ravel(), mode="markers", name="click to start here",
+        marker={"size": 14, "opacity": 0.0}, showlegend=False,
+        hovertemplate="start here: (%{x:.3g}, %{y:.3g})<extra></extra>",
+    )
+
+
+def _pick_start() -> None:
+    selection = st.session_state.get("chart.surface")
+    points = selection.selection.points if selection else []
+    if points:
+        st.session_state["start.x"] = float(points[0]["x"])
+        st.session_state["start.y"] = float(points[0]["y"])
+        st.session_state["lesson"] = ""
+
+
 def main() -> None:
     started = time.perf_counter()
     first_visit()
@@ -232,7 +264,10 @@ def main() -> None:
                 surface, params, trajectories,
                 arrows=scene.arrows, presentation=scene.presentation,
             )
-            st.plotly_chart(figure, key="chart.surface", theme=None)
+            add_click_grid(figure, surface)
+            st.plotly_chart(figure, key="chart.surface", theme=None,
+                            on_select=_pick_start, selection_mode="points")
+            st.caption("Click on the surface to start there.")
         if scene.view in ("3d", "both"):
             figure_3d = charts.surface_3d_figure(
                 surface, params, trajectories, presentation=scene.presentation
@@ -256,15 +291,18 @@ def main() -> None:
     with st.expander("Share and export"):
         st.caption("Copy this link to open the same scene, particle for particle:")
         st.code(share_link(scene), language=None)
-        csv_text = trajectories_csv(results)
-        st.download_button("Trajectories (CSV)", csv_text, "trajectories.csv",
-                           mime="text/csv")
-        if scene.view in ("contour", "both"):
-            st.download_button(
-                "Animated figure (HTML, plays offline)",
-                charts.standalone_html(figure), "loss-landscape.html",
-                mime="text/html",
-            )
+        # Both files are built only when their button is pressed.
+        st.download_button(
+            "Trajectories (CSV)", lambda: trajectories_csv(results),
+            "trajectories.csv", mime="text/csv",
+        )
+        st.download_button(
+            "Animated figure (HTML, plays offline)",
+            lambda: charts.standalone_html(
+                charts.surface_figure(surface, params, trajectories)
+            ),
+            "loss-landscape.html", mime="text/html",
+        )
     elapsed = 1000 * (time.perf_counter() - started)
     st.caption(f"Server time for this view: {elapsed:.0f} ms")
 

@@ -190,3 +190,88 @@ def test_huge_learning_rate_reports_divergence(server, browser):
     assert not _state(page)["hasNaN"]
     assert page.locator("text=Traceback").count() == 0
     page.close()
+
+
+# The static path of each racer, keyed by racer label (the legend group), and
+# the particles' positions in the last frame of the animation.
+LESSON_DATA = """
+() => {
+  // Frames keep numeric arrays as Plotly's base64 typed-array objects.
+  const decode = v => {
+    if (!v || Array.isArray(v)) return v || [];
+    if (v.bdata) {
+      const bytes = Uint8Array.from(atob(v.bdata), c => c.charCodeAt(0));
+      const Type = {f4: Float32Array, f8: Float64Array, i2: Int16Array,
+                    i4: Int32Array}[v.dtype];
+      return Array.from(new Type(bytes.buffer));
+    }
+    return Array.from(v);
+  };
+  const gd = [...document.querySelectorAll('.js-plotly-plot')]
+    .find(p => p._transitionData && p._transitionData._frames.length > 0);
+  const paths = {};
+  for (const t of gd._fullData) {
+    if (t.type === 'scatter' && t.mode === 'lines' && t.legendgroup) {
+      paths[t.legendgroup] = [decode(t.x), decode(t.y)];
+    }
+  }
+  const frames = gd._transitionData._frames;
+  const last = frames[frames.length - 1];
+  const ends = {};
+  last.traces.forEach((index, k) => {
+    const group = gd._fullData[index].legendgroup;
+    const update = last.data[k];
+    if (group && update.x) {
+      ends[group] = (ends[group] || []).concat(decode(update.x));
+    }
+  });
+  return {paths: paths, ends: ends, info: document.body.innerText};
+}
+"""
+
+
+def _lesson_page(browser, server, key):
+    from urllib.parse import urlencode
+
+    from lab.lessons import LESSONS
+
+    lesson = LESSONS[key]
+    page = _open(browser, f"{server}/?{urlencode(lesson.query())}")
+    data = page.evaluate(LESSON_DATA)
+    assert lesson.title in data["info"], "the lesson's text is not shown"
+    assert "Traceback" not in data["info"]
+    return page, data
+
+
+def _sign_changes(values) -> int:
+    signs = [v > 0 for v in values if v is not None and v != 0]
+    return sum(a != b for a, b in zip(signs, signs[1:], strict=False))
+
+
+def test_ravine_lesson_sgd_zigzags(server, browser):
+    page, data = _lesson_page(browser, server, "ravine")
+    sgd = next(v for k, v in data["paths"].items() if k.startswith("SGD"))
+    momentum = next(v for k, v in data["paths"].items() if k.startswith("Momentum"))
+    assert _sign_changes(sgd[1]) > 3 * _sign_changes(momentum[1])
+    page.close()
+
+
+def test_sharp_flat_lesson_minibatch_ends_flat(server, browser):
+    page, data = _lesson_page(browser, server, "sharp_flat")
+    ends = data["ends"]
+    minibatch = next(v for k, v in ends.items() if "batch 2" in k and "SGD" in k)
+    full_batch = next(v for k, v in ends.items() if "full batch" in k)
+    # The flat well is on the right; the basins meet near x = -0.03.
+    flat_minibatch = sum(x > -0.026 for x in minibatch)
+    flat_full_batch = sum(x > -0.026 for x in full_batch)
+    assert flat_minibatch > flat_full_batch + 15
+    page.close()
+
+
+@pytest.mark.parametrize(
+    "key", ["adam_rescales", "bias_correction", "decay", "warmup"]
+)
+def test_lesson_link_opens_its_scene(server, browser, key):
+    page, data = _lesson_page(browser, server, key)
+    assert len(data["paths"]) >= 2, "the lesson should compare several racers"
+    page.close()
