@@ -275,3 +275,19 @@ def test_lesson_link_opens_its_scene(server, browser, key):
     page, data = _lesson_page(browser, server, key)
     assert len(data["paths"]) >= 2, "the lesson should compare several racers"
     page.close()
+
+
+def test_click_on_surface_sets_start(server, browser):
+    page = _open(browser, server)
+    start_x = page.locator("input[aria-label='Start x']")
+    before = start_x.input_value()
+    area = page.locator(".js-plotly-plot .nsewdrag").first.bounding_box()
+    page.mouse.click(area["x"] + area["width"] * 0.75, area["y"] + area["height"] * 0.3)
+    page.wait_for_function(
+        "v => document.querySelector(\"input[aria-label='Start x']\").value !== v",
+        arg=before,
+        timeout=30_000,
+    )
+    assert float(start_x.input_value()) > 0, "the click was on the right half"
+    assert "start=" in page.url
+    page.close()
