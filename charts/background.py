@@ -1,9 +1,9 @@
 """The surface as a picture, contour lines and colour-bar ticks, cached per setting.
 
 Plotly's Contour and Heatmap traces vanish as soon as frame animation starts
-(plotly 7.1 with plotly.js 4.1.1 in Chromium), so the animated figure shows the
-surface as a PNG in ``layout.images`` and its contour lines as a Scatter trace
-that no frame touches.
+(plotly 7.1 with plotly.js 4.1.1 in Chromium). The animated figure therefore
+shows the surface as a PNG in ``layout.images``, and its contour lines as a
+Scatter trace that no frame touches.
 """
 
 import base64
@@ -19,7 +19,7 @@ from PIL import Image
 from charts.style import colour_lut
 from landscapes import Surface
 
-__all__ = ["Background", "colour_ticks", "sample_grid"]
+__all__ = ["Background", "colour_ticks", "nice_ticks", "sample_grid"]
 
 MIN_RESOLUTION = 16
 MAX_RESOLUTION = 1000
@@ -228,14 +228,37 @@ def colour_ticks(grid: Background, count: int = 6) -> tuple[list, list]:
     """Return colour-bar tick positions and labels that read as values of J."""
     low, high = grid.colour_range
     if not grid.log_colour:
-        positions = np.linspace(low, high, count)
-        return positions.tolist(), [f"{v:.3g}" for v in positions]
-    # One tick per decade of (J − min J); the labels give J itself.
-    first = math.ceil(low)
-    last = math.floor(high)
-    stride = max(1, math.ceil((last - first + 1) / count))
-    positions = np.arange(first, last + 1, stride, dtype=np.float64)
+        values = nice_ticks(low, high, count)
+        return values.tolist(), [f"{v:.3g}" for v in values]
+    # Ticks at J = 1, 10, 100, … (1, 2, 5, 10, … over fewer than 3 decades)
+    # where J ≥ 0, and otherwise at min J + 1, min J + 10, ….
+    base = 0.0 if grid.values.min() >= 0.0 else float(grid.values.min())
+    decades = 10.0 ** np.arange(-12, 13, dtype=np.float64)
+    mantissas = (1.0,) if high - low >= 3.0 else (1.0, 2.0, 5.0)
+    candidates = base + np.sort(np.outer(decades, mantissas).ravel())
+    shifted = candidates + grid.log_offset
+    valid = shifted > 0.0
+    positions = np.log10(shifted[valid])
+    values = candidates[valid]
+    inside = (positions >= low) & (positions <= high)
+    positions = positions[inside]
+    values = values[inside]
     if positions.size < 2:
         positions = np.linspace(low, high, 3)
-    labels = [f"{10.0**t - grid.log_offset:.3g}" for t in positions]
-    return positions.tolist(), labels
+        values = 10.0**positions - grid.log_offset
+    stride = max(1, math.ceil(positions.size / count))
+    return positions[::stride].tolist(), [f"{v:.3g}" for v in values[::stride]]
+
+
+def nice_ticks(low: float, high: float, count: int = 6) -> np.ndarray:
+    """Return round tick values (steps of 1, 2 or 5 × 10^k) between low and high."""
+    span = high - low
+    if not span > 0.0:
+        return np.array([low])
+    raw = span / max(1, count - 1)
+    power = 10.0 ** math.floor(math.log10(raw))
+    step = next(m * power for m in (1.0, 2.0, 5.0, 10.0) if m * power >= raw)
+    first = math.ceil(low / step) * step
+    values = np.arange(first, high + 1e-9 * span, step)
+    # Rounding removes float noise such as 0.30000000000000004 from labels.
+    return np.round(values, max(0, 12 - math.floor(math.log10(abs(step)))))

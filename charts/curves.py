@@ -30,7 +30,7 @@ def loss_figure(
     every loss is positive; otherwise the axis is linear. Values at or below
     zero on a log axis are raised to the smallest positive value plotted, so
     the curve of a particle that reached the minimum exactly ends flat. The
-    axis title says which of these the figure shows.
+    axis title names the choice.
 
     A trajectory of one particle is one line, cut where it diverged. A cloud
     shows the median over its particles with a band from the 10th to the 90th
@@ -54,10 +54,9 @@ def loss_figure(
     floor = _log_floor(curves) if log_y else 0.0
 
     figure = go.Figure()
-    noisy = any(kind == "test" for _, kind, _ in curves)
     for trajectory, kind, values in curves:
         name = trajectory.legend_name()
-        if noisy:
+        if trajectory.run.test_losses is not trajectory.run.losses:
             name = f"{name}, {'training' if kind == 'train' else 'test'} loss"
         dash = "dash" if kind == "test" else trajectory.dash
         if log_y:

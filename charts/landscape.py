@@ -1,10 +1,10 @@
 """The animated top view: the surface, each optimizer's path and moving particles.
 
-Trace order: the static traces first (colour bar, contour lines, minima, then a
-path and its start points per trajectory), then the traces that frames move
-(per trajectory its markers, its diverged markers if any particle diverged,
-and with ``arrows`` its −∇J and update arrows). Every frame updates exactly
-those moving traces, so the trace count is the same in every frame.
+The static traces come first: colour bar, contour lines, each trajectory's
+path and start points, then the minima. The traces that frames move follow.
+Per trajectory these are its markers, its diverged markers if any particle
+diverged, and with ``arrows`` its −∇J and update arrows. Every frame updates
+exactly those moving traces, so the trace count is the same in every frame.
 """
 
 import math
@@ -78,7 +78,7 @@ def surface_figure(
 
     Each path is sent once as a static line, and frames only move the markers
     (and the arrows when ``arrows`` is on). Runs with many records are thinned
-    to at most ``frame_budget`` frames; clouds show paths for at most
+    to at most ``frame_budget`` frames. Clouds show paths for at most
     ``max_paths`` and markers for at most ``max_markers`` particles per
     trajectory, chosen evenly over the particle index. Large clouds get fewer
     frames so that the frames hold at most ``MAX_FRAME_POINTS`` positions.
@@ -141,8 +141,9 @@ def surface_figure(
         layout.update(_controls(frame_steps, frame_duration, style))
     # The traces and layout are built here in a fixed shape that the tests
     # check against Plotly's validators, so validating them again on every
-    # slider move would only cost time (about 40 ms for 3 runs × 500 steps).
-    # NOTE: `_validate` is a private plotly.py flag (present in 4.7 to 7.1).
+    # slider move would only cost time (about 20 ms for 3 runs × 500 steps).
+    # NOTE: `_validate` is a private plotly.py flag (checked in 7.1); frames are
+    # validated even so.
     return go.Figure(data=data, layout=layout, frames=frames, _validate=False)
 
 
@@ -151,7 +152,7 @@ def _scatter(**properties) -> dict:
 
 
 class _View:
-    """Which particles of one trajectory are drawn, and their traces."""
+    """The drawn subset of one trajectory's particles, and its traces."""
 
     def __init__(self, trajectory: Trajectory, max_markers, max_paths, max_arrows):
         self.trajectory = trajectory
@@ -499,7 +500,14 @@ def _layout(surface: Surface, grid: Background, style: Style, height) -> dict:
         },
         plot_bgcolor="white",
         paper_bgcolor="white",
-        margin={"l": 60, "r": 20, "t": 40 + 2 * style.font, "b": 50 + 3 * style.font},
+        margin={
+            "l": 60,
+            "r": 20,
+            "t": 40 + 2 * style.font,
+            # Room for the axis title, the buttons and, in presentation mode,
+            # the slider on its own row.
+            "b": 50 + (3 if style.font < 20 else 8) * style.font,
+        },
         height=height or (620 if style.font < 20 else 820),
         hovermode="closest",
         uirevision=surface.key,
@@ -507,6 +515,8 @@ def _layout(surface: Surface, grid: Background, style: Style, height) -> dict:
 
 
 def _controls(frame_steps, frame_duration: int, style: Style) -> dict:
+    stacked = style.font >= 20
+
     def play(duration):
         return [
             None,
@@ -533,7 +543,7 @@ def _controls(frame_steps, frame_duration: int, style: Style) -> dict:
                 "y": 0.0,
                 "xanchor": "left",
                 "yanchor": "top",
-                "pad": {"t": 40 + style.font, "r": 10},
+                "pad": {"t": 30 + 2 * style.font, "r": 10},
                 "buttons": [
                     {
                         "label": "▶ Play",
@@ -556,11 +566,13 @@ def _controls(frame_steps, frame_duration: int, style: Style) -> dict:
         sliders=[
             {
                 "active": 0,
-                "x": 0.3 if style.font < 20 else 0.42,
-                "len": 0.7 if style.font < 20 else 0.58,
+                # Beside the buttons at normal size, on a row below them in
+                # presentation mode, where the buttons take half the width.
+                "x": 0.0 if stacked else 0.3,
+                "len": 1.0 if stacked else 0.7,
                 "y": 0.0,
                 "yanchor": "top",
-                "pad": {"t": 30 + style.font},
+                "pad": {"t": 30 + style.font + (3 * style.font if stacked else 0)},
                 "currentvalue": {
                     "prefix": "step ",
                     "visible": True,

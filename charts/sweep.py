@@ -69,7 +69,7 @@ def sweep_figure(
             y=y.tolist(),
             z=z,
             text=shown,
-            colorscale=SURFACE_COLOURSCALE[::-1] if log_colour else SURFACE_COLOURSCALE,
+            colorscale=SURFACE_COLOURSCALE,
             colorbar=colour_bar,
             hovertemplate=f"{x_label} = %{{x:.3g}}<br>{y_label} = %{{y:.3g}}<br>"
             f"{value_label}: %{{text}}<extra></extra>",
@@ -108,8 +108,16 @@ def sweep_figure(
                 )
             )
     figure.update_layout(
-        xaxis={"title": {"text": x_label}, "type": "log" if log_x else "linear"},
-        yaxis={"title": {"text": y_label}, "type": "log" if log_y else "linear"},
+        xaxis={
+            "title": {"text": x_label},
+            "type": "log" if log_x else "linear",
+            "exponentformat": "power",
+        },
+        yaxis={
+            "title": {"text": y_label},
+            "type": "log" if log_y else "linear",
+            "exponentformat": "power",
+        },
         font={"size": style.font},
         legend={"orientation": "h", "x": 0.0, "y": 1.02, "yanchor": "bottom"},
         margin={"l": 70, "r": 20, "t": 40 + 2 * style.font, "b": 50 + style.font},
