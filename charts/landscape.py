@@ -35,17 +35,17 @@ from landscapes import Surface
 
 __all__ = ["surface_figure"]
 
-MAX_FRAME_POINTS = 100_000
-"""Particle positions that all frames may carry together (about 1 MB as float32)."""
-MAX_PATH_POINTS = 30_000
-"""Points that all static paths may carry together (about 0.4 MB)."""
+MAX_FRAME_POINTS = 80_000
+"""Particle positions that all frames may carry together (about 0.85 MB as float32)."""
+MAX_PATH_POINTS = 24_000
+"""Points that all static paths may carry together (about 0.35 MB)."""
 LIST_POINTS = 16
 """Traces with at most this many points are sent as short lists, not binary arrays.
 
 A list of one rounded point is shorter in JSON than its base64 typed array.
 """
-MAX_ARROW_FRAMES = 5000
-"""Arrows that all frames may carry together (about 0.4 MB)."""
+MAX_ARROW_FRAMES = 4000
+"""Arrows that all frames may carry together (about 0.3 MB)."""
 EDGE_INSET = 0.015
 """How far inside the window edge a particle that left it is marked, per window side."""
 MAX_START_MARKERS = 5
@@ -99,7 +99,8 @@ def surface_figure(
         _View(t, max_markers, max_paths, max_arrows if arrows else 0)
         for t in trajectories
     ]
-    markers_total = sum(v.markers.size for v in views)
+    # A diverged particle appears twice in every frame: marker and ✕.
+    markers_total = sum(v.markers.size + v.dead.size for v in views)
     arrows_total = 2 * sum(v.arrows.size for v in views)
     budget = min(
         frame_budget,
@@ -207,7 +208,8 @@ class _View:
                         "size": style.marker + 4,
                         "line": {"color": "white", "width": 1},
                     },
-                    hovertemplate=f"{trajectory.label}<br>%{{text}}<extra></extra>",
+                    hovertemplate=f"{trajectory.label}<br>diverged at step "
+                    "%{customdata}<extra></extra>",
                 )
             )
         if self.show_arrows:
@@ -260,10 +262,12 @@ class _View:
         xy = run.positions[gone, r]
         x = np.clip(xy[:, 0], x0 + inset, x1 - inset)
         y = np.clip(xy[:, 1], y0 + inset, y1 - inset)
-        update = _points(x, y, decimals, force_list=True)
-        update["text"] = [
-            f"diverged at step {int(s)}" for s in run.diverged_at[gone].tolist()
-        ]
+        update = _points(x, y, decimals)
+        steps = run.diverged_at[gone]
+        if steps.size <= LIST_POINTS:
+            update["customdata"] = steps.tolist()
+        else:
+            update["customdata"] = typed_array(steps, "i4")
         return update
 
     def _arrows(self, r, surface, p, decimals) -> list[dict]:
@@ -323,8 +327,8 @@ def _rounded(values: list, decimals: int) -> list:
     return [None if v is None else round(v, decimals) for v in values]
 
 
-def _points(x: np.ndarray, y: np.ndarray, decimals, force_list=False) -> dict:
-    if force_list or x.size <= LIST_POINTS:
+def _points(x: np.ndarray, y: np.ndarray, decimals) -> dict:
+    if x.size <= LIST_POINTS:
         return {
             "x": np.round(x, decimals).tolist(),
             "y": np.round(y, decimals).tolist(),

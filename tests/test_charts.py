@@ -49,7 +49,7 @@ def three_runs():
 
 @pytest.fixture(scope="module")
 def diverged_run():
-    """SGD with a step too large for Rosenbrock's walls: diverges within steps."""
+    """SGD with a step too large for Rosenbrock's walls: diverges within a few steps."""
     run = simulate(ROSENBROCK, "sgd", steps=200, lr=0.004)
     assert run.diverged_at[0] >= 0, "the setting was chosen to diverge"
     return run
@@ -184,7 +184,7 @@ def test_frames_move_only_markers(three_runs):
         assert len(frame.data) == len(moving)
         for update in frame.data:
             keys = set(update.to_plotly_json()) - {"type"}
-            assert keys <= {"x", "y", "text"}
+            assert keys <= {"x", "y", "customdata"}
 
 
 def test_frames_with_arrows_keep_constant_count(three_runs, diverged_run):
@@ -291,7 +291,7 @@ def test_diverged_run_marked_without_nan(diverged_run):
         if int(frame.name) < step:
             assert len(update.x) == 0
         else:
-            assert list(update.text) == [f"diverged at step {step}"]
+            assert list(_decode(update.customdata)) == [step]
             assert x0 <= update.x[0] <= x1
             assert y0 <= update.y[0] <= y1
 
