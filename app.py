@@ -275,8 +275,11 @@ def main() -> None:
             st.plotly_chart(figure_3d, key="chart.surface3d", theme=None)
         st.latex(surface.latex)
     with right:
+        lowest = min(m.value for m in surface.minima(params))
         st.plotly_chart(
-            charts.loss_figure(trajectories, presentation=scene.presentation),
+            charts.loss_figure(
+                trajectories, minimum=lowest, presentation=scene.presentation
+            ),
             key="chart.loss", theme=None,
         )
         st.plotly_chart(

@@ -340,7 +340,17 @@ def _frame_steps(trajectories, budget: int) -> np.ndarray:
     if not trajectories:
         return np.zeros(0, dtype=np.int64)
     steps = np.unique(np.concatenate([t.run.record_steps for t in trajectories]))
-    return steps[evenly_spaced(steps.size, budget)]
+    if steps.size <= budget:
+        return steps
+    # An odd stride: with an even one, an optimizer that flips sign every step
+    # (SGD near its stability limit) would be shown on the same side in every
+    # frame, and its zigzag would vanish from the animation.
+    stride = -(-(steps.size - 1) // max(1, budget - 2))
+    stride += 1 - stride % 2
+    picked = np.arange(0, steps.size, stride)
+    if picked[-1] != steps.size - 1:
+        picked = np.append(picked, steps.size - 1)
+    return steps[picked]
 
 
 def _colour_bar(surface: Surface, grid: Background, style: Style) -> dict:

@@ -38,7 +38,7 @@ def run_scene(scene, surface: Surface) -> list[RacerResult]:
     """Simulate every racer of ``scene`` on ``surface`` from the same starts."""
     results = []
     for racer, label in zip(scene.racers, scene.labels(), strict=True):
-        kwargs = scene.simulate_kwargs(racer)
+        kwargs = scene.simulate_kwargs(racer, record_every=_record_every(scene))
         try:
             run = simulate(surface, racer.optimizer, **kwargs)
         except ValueError as error:
@@ -46,6 +46,17 @@ def run_scene(scene, surface: Surface) -> list[RacerResult]:
             continue
         results.append(RacerResult(label, run))
     return results
+
+
+CLOUD_RECORDS = 100
+"""Records kept of a noisy cloud; each costs a training- and test-loss average."""
+
+
+def _record_every(scene) -> int:
+    """Record every step, except for noisy clouds, which keep about CLOUD_RECORDS."""
+    if scene.particles > 1 and scene.noise > 0:
+        return max(1, scene.steps // CLOUD_RECORDS)
+    return 1
 
 
 def divergence_messages(results: list[RacerResult]) -> list[str]:
