@@ -194,8 +194,9 @@ def show_lesson_details(scene: Scene, surface, results) -> None:
                 )
 
 
+# Points per side of the invisible grid that turns clicks into a start point.
+# (A bare string here would be drawn on the page by Streamlit's "magic".)
 CLICK_GRID = 41
-"""Points per side of the invisible grid that turns clicks into a start point."""
 
 
 def add_click_grid(figure, surface) -> None:

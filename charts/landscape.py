@@ -474,6 +474,9 @@ def _layout(surface: Surface, grid: Background, style: Style, height) -> dict:
     x0, x1, y0, y1 = surface.window
     aspect = (y1 - y0) / (x1 - x0)
     equal = 0.25 <= aspect <= 4.0
+    # Room below the plot for the axis title, the buttons, and the slider on
+    # its own row.
+    margin = {"l": 60, "r": 20, "t": 40 + 2 * style.font, "b": 60 + 8 * style.font}
     axis = {
         "showgrid": False,
         "zeroline": False,
@@ -514,22 +517,29 @@ def _layout(surface: Surface, grid: Background, style: Style, height) -> dict:
         },
         plot_bgcolor="white",
         paper_bgcolor="white",
-        margin={
-            "l": 60,
-            "r": 20,
-            "t": 40 + 2 * style.font,
-            # Room for the axis title, the buttons and, in presentation mode,
-            # the slider on its own row.
-            "b": 50 + (3 if style.font < 20 else 8) * style.font,
-        },
-        height=height or (620 if style.font < 20 else 820),
+        margin=margin,
+        height=height or _height(aspect if equal else 0.75, margin, style),
         hovermode="closest",
         uirevision=surface.key,
     )
 
 
+PLOT_WIDTH = 640
+"""Expected width in pixels of the plot area on a page's main column."""
+
+
+def _height(aspect: float, margin: dict, style: Style) -> int:
+    """Return a figure height whose plot area has the window's aspect ratio.
+
+    The plot area is clamped to a readable range, so a long, flat window
+    (the ravine) leaves no wide empty band between the plot and its controls.
+    """
+    low, high = (260, 640) if style.font < 20 else (360, 760)
+    plot = min(max(PLOT_WIDTH * aspect, low), high)
+    return int(plot + margin["t"] + margin["b"])
+
+
 def _controls(frame_steps, frame_duration: int, style: Style) -> dict:
-    stacked = style.font >= 20
 
     def play(duration):
         return [
@@ -580,13 +590,13 @@ def _controls(frame_steps, frame_duration: int, style: Style) -> dict:
         sliders=[
             {
                 "active": 0,
-                # Beside the buttons at normal size, on a row below them in
-                # presentation mode, where the buttons take half the width.
-                "x": 0.0 if stacked else 0.3,
-                "len": 1.0 if stacked else 0.7,
+                # On a row below the buttons, as wide as the plot: beside them
+                # it was too short to scrub on a narrow plot.
+                "x": 0.0,
+                "len": 1.0,
                 "y": 0.0,
                 "yanchor": "top",
-                "pad": {"t": 30 + style.font + (3 * style.font if stacked else 0)},
+                "pad": {"t": 30 + 4 * style.font},
                 "currentvalue": {
                     "prefix": "step ",
                     "visible": True,

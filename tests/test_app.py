@@ -40,6 +40,7 @@ def _texts(app: AppTest, kind: str) -> list[str]:
 def test_app_runs_default_scene():
     app = _run()
     assert not app.exception
+    assert app.main[0].type == "title", "something is drawn above the title"
     figure = _animated(app)
     assert figure["layout"]["images"], "the surface background image is missing"
     assert len(figure["frames"]) > 10
