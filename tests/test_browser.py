@@ -1,12 +1,10 @@
 """The running app in headless Chromium: the chart loads, plays, pauses and scrubs.
 
 Starts ``streamlit run app.py`` on a free local port and drives the page with
-Playwright. Without Chromium or Playwright the tests are skipped, unless the
-environment variable ``CI`` is set: then they fail.
+Playwright through the ``browser`` fixture of ``conftest.py``, which skips
+these tests where Chromium is missing (and fails them when ``CI`` is set).
 """
 
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -20,38 +18,6 @@ pytestmark = pytest.mark.browser
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"  # server log and screenshots; not committed
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
-
-def _chromium_path() -> str | None:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def _require_browser():
-    reason = ""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        reason = "the playwright package is not installed"
-    if not reason and _chromium_path() is None:
-        reason = "no Chromium found (install Debian's chromium package)"
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run in CI, but {reason}")
-        pytest.skip(reason)
-
-
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -59,8 +25,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
-    _require_browser()
+def server(browser):
     port = _free_port()
     ARTIFACTS.mkdir(exist_ok=True)
     log = open(ARTIFACTS / "streamlit.log", "w")  # noqa: SIM115
@@ -85,19 +50,6 @@ def server():
     process.terminate()
     process.wait(timeout=20)
     log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=_chromium_path(), args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
 
 
 # Reads the animated chart: the traces that frames move, their current points,

@@ -9,8 +9,6 @@ import base64
 import io
 import json
 import math
-import os
-import shutil
 import time
 
 import numpy as np
@@ -573,29 +571,6 @@ def test_standalone_html_contains_plotly_and_frames(three_runs):
 # Headless Chromium ----------------------------------------------------------
 
 
-def _require_browser():
-    reason = ""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        reason = "the playwright package is not installed"
-    if not reason and not shutil.which("/usr/bin/chromium"):
-        reason = "/usr/bin/chromium is missing (install Debian's chromium package)"
-    if reason:
-        if os.environ.get("CI"):
-            pytest.fail(f"browser tests must run in CI, but {reason}")
-        pytest.skip(reason)
-
-
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 _READ_STATE = """() => {
     const plot = document.querySelector('.js-plotly-plot');
     const marker = plot._fullData[%d];
@@ -613,10 +588,7 @@ _READ_STATE = """() => {
 
 
 @pytest.mark.browser
-def test_playback_in_chromium(three_runs, tmp_path):
-    _require_browser()
-    from playwright.sync_api import sync_playwright
-
+def test_playback_in_chromium(three_runs, tmp_path, browser):
     figure = charts.surface_figure(
         ROSENBROCK, None, _trajectories(three_runs), frame_duration=30
     )
@@ -624,26 +596,22 @@ def test_playback_in_chromium(three_runs, tmp_path):
     page_file = tmp_path / "figure.html"
     page_file.write_text(charts.standalone_html(figure), encoding="utf-8")
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1100, "height": 720})
-            errors = []
-            page.on("pageerror", lambda error: errors.append(str(error)))
-            page.goto(page_file.as_uri())
-            page.wait_for_selector(".js-plotly-plot .scatterlayer")
-            before = page.evaluate(_READ_STATE % adam)
-            assert before["images"] == 1
-            assert before["imageElements"] == 1
+    page = browser.new_page(viewport={"width": 1100, "height": 720})
+    try:
+        errors = []
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(page_file.as_uri())
+        page.wait_for_selector(".js-plotly-plot .scatterlayer")
+        before = page.evaluate(_READ_STATE % adam)
+        assert before["images"] == 1
+        assert before["imageElements"] == 1
 
-            page.get_by_text("▶ Play").click()
-            time.sleep(1.5)
-            during = page.evaluate(_READ_STATE % adam)
-            page.screenshot(path=str(tmp_path / "playing.png"))
-        finally:
-            browser.close()
+        page.get_by_text("▶ Play").click()
+        time.sleep(1.5)
+        during = page.evaluate(_READ_STATE % adam)
+        page.screenshot(path=str(tmp_path / "playing.png"))
+    finally:
+        page.close()
 
     assert errors == []
     assert (during["x"], during["y"]) != (before["x"], before["y"])
