@@ -3,7 +3,7 @@
 import numpy as np
 import plotly.graph_objects as go
 
-from charts.style import Style, style_for
+from charts.style import Style, base_layout, style_for
 from charts.trajectory import check_trajectories, evenly_spaced, last_record
 
 __all__ = ["learning_rate_figure", "loss_figure"]
@@ -185,16 +185,7 @@ def _curve_layout(figure, style: Style, y_title: str, log_y: bool, height) -> No
             "exponentformat": "power",
             "showgrid": True,
         },
-        font={"size": style.font},
-        legend={
-            "orientation": "h",
-            "x": 0.0,
-            "y": 1.02,
-            "xanchor": "left",
-            "yanchor": "bottom",
-        },
-        plot_bgcolor="white",
-        paper_bgcolor="white",
+        **base_layout(style),
         margin={"l": 70, "r": 20, "t": 40 + 2 * style.font, "b": 50 + style.font},
         height=height or (380 if style.font < 20 else 560),
         hovermode="x unified",

@@ -20,6 +20,7 @@ from charts.style import (
     MINIMUM_COLOUR,
     SURFACE_COLOURSCALE,
     Style,
+    base_layout,
     style_for,
 )
 from charts.trajectory import (
@@ -507,16 +508,7 @@ def _layout(surface: Surface, grid: Background, style: Style, height) -> dict:
             "title": {"text": "y"},
             **({"scaleanchor": "x", "scaleratio": 1.0} if equal else {}),
         },
-        font={"size": style.font},
-        legend={
-            "orientation": "h",
-            "x": 0.0,
-            "y": 1.02,
-            "xanchor": "left",
-            "yanchor": "bottom",
-        },
-        plot_bgcolor="white",
-        paper_bgcolor="white",
+        **base_layout(style),
         margin=margin,
         height=height or _height(aspect if equal else 0.75, margin, style),
         hovermode="closest",

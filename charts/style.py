@@ -90,3 +90,22 @@ PRESENTATION = Style(
 
 def style_for(presentation: bool) -> Style:
     return PRESENTATION if presentation else NORMAL
+
+
+def base_layout(style: Style) -> dict:
+    """Return the layout settings every 2D figure shares: font, legend, colours.
+
+    The legend runs horizontally above the plot, where it covers no data.
+    """
+    return {
+        "font": {"size": style.font},
+        "legend": {
+            "orientation": "h",
+            "x": 0.0,
+            "y": 1.02,
+            "xanchor": "left",
+            "yanchor": "bottom",
+        },
+        "plot_bgcolor": "white",
+        "paper_bgcolor": "white",
+    }
