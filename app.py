@@ -63,27 +63,29 @@ def share_link(scene: Scene) -> str:
 
 
 def show_sidebar():
+    """Draw every control; return the scene, its surface and any formula error."""
     with st.sidebar:
         st.header("Scene")
         controls.lesson_picker()
         controls.surface_controls()
+        scene = controls.collect_scene()
+        try:
+            surface = cached_surface(scene.surface, scene.formula, scene.window)
+            error = None
+        except FormulaError as formula_error:
+            surface, error = None, formula_error
+            show_formula_error(formula_error, scene.formula)
         controls.start_controls()
         with st.expander("Mini-batch noise"):
             controls.noise_controls()
         controls.view_controls()
-    scene = controls.collect_scene()
-    try:
-        surface = cached_surface(scene.surface, scene.formula, scene.window)
-        error = None
-    except FormulaError as formula_error:
-        surface, error = None, formula_error
-    with st.sidebar:
         st.header("Optimizers")
         controls.racer_controls(surface)
     return controls.collect_scene(), surface, error
 
 
 def show_formula_error(error: FormulaError, formula: str) -> None:
+    """Explain, under the formula box, why the formula cannot be used."""
     where = ""
     if error.position is not None:
         pointer = " " * error.position + "^"
@@ -240,7 +242,7 @@ def main() -> None:
         lesson = LESSONS[scene.lesson]
         st.info(f"**{lesson.title}.** {lesson.summary}")
     if formula_error is not None:
-        show_formula_error(formula_error, scene.formula)
+        st.info("Fix the formula in the sidebar to see the optimizers run on it.")
         return
 
     with st.spinner("Compiling the optimizer kernels (only on the first visit)…"):

@@ -80,9 +80,10 @@ def test_app_formula_error_is_shown_in_words():
     app.selectbox(key="surface").set_value("formula").run()
     app.text_input(key="formula").set_value("x.__class__").run()
     assert not app.exception
-    errors = " ".join(_texts(app, "error"))
-    assert "formula" in errors.lower()
-    assert "Traceback" not in errors
+    errors = [e.value for e in app.sidebar.error]
+    assert errors, "the error should sit in the sidebar, next to the formula box"
+    assert "formula" in errors[0].lower()
+    assert "Traceback" not in errors[0]
 
 
 def test_app_formula_surface_runs():
