@@ -213,7 +213,9 @@ def simulate(
 
     Steps are recorded at 0, ``record_every``, 2·``record_every``, … and at the
     last step. Raises ``ValueError`` naming the argument, its value and the
-    allowed range before any compiled code runs.
+    allowed range before the simulation kernel runs, except for a start whose
+    loss (or, with noise, a shifted copy of it) is undefined beyond the first
+    1,000 starts, which the kernel finds at step 0.
     """
     if not isinstance(surface, Surface):
         surface = get_surface(surface)
@@ -432,5 +434,6 @@ def _check_start_losses(surface, p, starts, shifts):
 def _raise_undefined_start(start):
     a, b = start
     raise ValueError(
-        f"the loss is not defined at the start ({a:g}, {b:g}); choose another start"
+        f"the loss, or with noise one of its shifted copies, is not defined at the "
+        f"start ({a:g}, {b:g}); choose another start"
     )

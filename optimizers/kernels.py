@@ -148,22 +148,27 @@ def _record(p, x, y, dead, record_steps, r, shifts, test_shifts,
             positions, losses, test_losses):
     """Store positions and losses at record ``r``.
 
-    A particle whose loss is not finite there is put back where it was at the
-    previous record and marked diverged at this record's step.
+    A particle whose training or test loss is not finite there is put back
+    where it was at the previous record and marked diverged at this record's
+    step. At record 0 there is no previous record: the caller rejects a run
+    that marks a particle diverged at step 0.
     """
+    testing = test_shifts.shape[0] > 0
     for i in range(x.size):
         loss = _loss(p, x[i], y[i], shifts)
-        if not math.isfinite(loss):
+        test = _mean_shifted_value(p, x[i], y[i], test_shifts) if testing else 0.0
+        if not (math.isfinite(loss) and math.isfinite(test)):
             if dead[i] < 0:
                 dead[i] = record_steps[r]
             x[i] = positions[i, r - 1, 0]
             y[i] = positions[i, r - 1, 1]
             loss = losses[i, r - 1]
+            test = test_losses[i, r - 1] if testing else 0.0
         positions[i, r, 0] = x[i]
         positions[i, r, 1] = y[i]
         losses[i, r] = loss
-        if test_shifts.shape[0] > 0:
-            test_losses[i, r] = _mean_shifted_value(p, x[i], y[i], test_shifts)
+        if testing:
+            test_losses[i, r] = test
 
 
 @njit(**_JIT)

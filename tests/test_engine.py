@@ -401,3 +401,18 @@ def test_threads_compile_one_kernel_together(tmp_path):
     assert float(result.stdout.split()[1]) == pytest.approx(
         expected.final_positions.sum(), rel=1e-12
     )
+
+
+def test_noisy_run_keeps_test_losses_finite():
+    # log(x) falls towards x = 0, where shifted copies of the surface stop
+    # being defined, so particles there must freeze with finite test losses.
+    from landscapes.formula import parse_formula
+
+    surface = parse_formula("log(x) + y**2", (0.01, 3.0, -1.0, 1.0))
+    run = simulate(
+        surface, "sgd", starts=[(2.5, 0.5)], steps=300, lr=0.05, noise=0.3,
+        samples=4, test_samples=16,
+    )
+    assert np.all(np.isfinite(run.test_losses))
+    assert np.all(np.isfinite(run.losses))
+    assert run.diverged_at[0] > 0
