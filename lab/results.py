@@ -85,19 +85,32 @@ def divergence_messages(results: list[RacerResult]) -> list[str]:
     return messages
 
 
-def trajectories_csv(results: list[RacerResult]) -> str:
-    """Return every recorded position and loss as CSV, one row per particle-step."""
+CSV_ROWS = 200_000
+"""Rows the CSV export may have; longer runs are thinned to every k-th record."""
+
+
+def trajectories_csv(results: list[RacerResult], max_rows: int = CSV_ROWS) -> str:
+    """Return recorded positions and losses as CSV, one row per particle-step.
+
+    When all racers together have more than ``max_rows`` records, only every
+    k-th record is written (the last one always), so the file stays a few MB.
+    """
+    runs = [result for result in results if result.run is not None]
+    total = sum(r.run.positions.shape[0] * r.run.record_steps.size for r in runs)
+    stride = max(1, -(-total // max_rows))
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["racer", "particle", "step", "x", "y", "loss", "test_loss",
                      "learning_rate", "diverged_at"])
-    for result in results:
+    for result in runs:
         run = result.run
-        if run is None:
-            continue
+        records = np.arange(0, run.record_steps.size, stride)
+        if records[-1] != run.record_steps.size - 1:
+            records = np.append(records, run.record_steps.size - 1)
         rates = np.r_[run.learning_rates, np.nan]
         for particle in range(run.positions.shape[0]):
-            for r, step in enumerate(run.record_steps):
+            for r in records:
+                step = run.record_steps[r]
                 x, y = run.positions[particle, r]
                 rate = rates[min(step, rates.size - 1)]
                 writer.writerow([

@@ -2,8 +2,7 @@
 
 The engine runs one hyperparameter setting per call, so a sweep is one call
 per grid cell, each a single particle from the scene's start with recording
-every step. On the ravine a 50 × 50 grid of 300 steps takes about a third of a
-second on one core (see BENCHMARKS.md).
+every step. BENCHMARKS.md records how long a 50 × 50 grid of 300 steps takes.
 """
 
 import dataclasses
@@ -60,8 +59,9 @@ def sweep_racer(scene, racer, surface: Surface, count: int = 50,
                 steps: int | None = None) -> Sweep:
     """Run ``racer`` on a count × count grid of η and its second hyperparameter.
 
-    Uses the scene's start (one particle, no noise) and ``steps`` steps, by
-    default the scene's. Raises ValueError for an optimizer with only η.
+    Uses one particle, no noise, from the scene's start (the first point of a
+    cloud), and ``steps`` steps, by default the scene's. Raises ValueError for
+    an optimizer with only η.
     """
     y_name = second_axis(racer.optimizer)
     if y_name is None:
@@ -78,13 +78,18 @@ def sweep_racer(scene, racer, surface: Surface, count: int = 50,
     lowest = min(m.value for m in surface.minima(kwargs.get("surface_params")))
     final_loss = np.full((count, count), np.nan)
     converged = np.full((count, count), np.nan)
+    lr_min = kwargs.get("lr_min")
     for i, y_value in enumerate(ys):
         for j, x_value in enumerate(xs):
-            run = simulate(
-                surface,
-                racer.optimizer,
-                **{**kwargs, "lr": float(x_value), y_name: float(y_value)},
-            )
+            cell = {**kwargs, "lr": float(x_value), y_name: float(y_value)}
+            if lr_min is not None:
+                # A schedule's final rate may not exceed the cell's η.
+                cell["lr_min"] = min(lr_min, float(x_value))
+            try:
+                run = simulate(surface, racer.optimizer, **cell)
+            except ValueError:
+                # A cell the engine rejects is left blank, like a divergence.
+                continue
             if run.diverged_at[0] >= 0:
                 continue
             losses = run.losses[0] - lowest

@@ -125,3 +125,11 @@ def test_app_sharp_flat_lesson_counts_basins():
     assert flat.iloc[0] > flat.iloc[1], "mini-batch SGD should end flat more often"
     test_loss = table["flat: test loss"].iloc[0]
     assert test_loss < table["sharp: test loss"].iloc[0]
+
+
+def test_app_sweep_with_cosine_floor():
+    # The sweep lowers η below the schedule's final rate lr_min.
+    app = _run({"o": "adam", "sch0": "cosine", "lrmin0": "0.01", "lr0": "0.1"})
+    app.button(key="sweep.go").click().run()
+    assert not app.exception
+    assert not _texts(app, "error")
