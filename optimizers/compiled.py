@@ -6,22 +6,24 @@ compile time. So each (surface, optimizer) pair gets its own copy of
 :mod:`optimizers.kernels` with the block between the BINDINGS markers rebound
 to the surface's ``value`` and ``grad`` (imported for a built-in surface,
 defined inline for a typed formula) and to the optimizer's ``update``.
-Each copy compiles on its first call, in about a second.
-The file name carries a hash of the kernel sources, so an upgrade compiles
-afresh instead of reusing stale machine code.
+Each copy compiles on its first call (measured 3 to 5 s for a built-in
+surface, longer for a typed formula; see BENCHMARKS.md) and is then loaded
+from Numba's disk cache in a fraction of a second. The file name carries a
+hash of the kernel sources, so an upgrade compiles afresh instead of reusing
+stale machine code.
 """
 
 import hashlib
-import importlib.util
-import os
 import re
 import sys
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 from landscapes import Surface
-from landscapes._cache import cache_root
+from landscapes._cache import import_generated
 
 _HERE = Path(__file__).parent
 _TEMPLATE = (_HERE / "kernels.py").read_text()
@@ -33,8 +35,11 @@ _SOURCES = (
 )
 _VERSION = hashlib.sha256("".join(_SOURCES).encode()).hexdigest()[:12]
 
+FORMULA_KERNELS = 64
+"""Kernels of typed formulas kept loaded; each holds some MB of machine code."""
+
 _lock = threading.Lock()
-_loaded: dict[tuple[str, ...], object] = {}
+_loaded: OrderedDict[tuple[str, ...], ModuleType] = OrderedDict()
 
 
 def functions_source(surface: Surface) -> str:
@@ -58,9 +63,11 @@ def entry_point(surface: Surface, update) -> Callable:
     """
     rule = update.py_func
     memo_key = (surface.key, surface.source, rule.__module__, rule.__name__)
-    module = _loaded.get(memo_key)
-    if module is not None:
-        return module.run_optimizer
+    with _lock:
+        module = _loaded.get(memo_key)
+        if module is not None:
+            _loaded.move_to_end(memo_key)
+            return module.run_optimizer
     block = (
         f"# BEGIN BINDINGS\n{functions_source(surface)}"
         f"from {rule.__module__} import {rule.__name__} as update\n# END BINDINGS\n"
@@ -71,17 +78,13 @@ def entry_point(surface: Surface, update) -> Callable:
     with _lock:
         module = _loaded.get(memo_key)
         if module is None:
-            folder = cache_root() / "entries"
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{name}.py"
-            if not path.exists() or path.read_text() != source:
-                # Write then rename, so another process never imports half a file.
-                temporary = path.with_suffix(f".{os.getpid()}.tmp")
-                temporary.write_text(source)
-                os.replace(temporary, path)
-            spec = importlib.util.spec_from_file_location(name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[name] = module
-            spec.loader.exec_module(module)
+            module = import_generated("entries", name, source)
             _loaded[memo_key] = module
+        _loaded.move_to_end(memo_key)
+        # Built-in surfaces are few; typed formulas are not, so only their
+        # kernels are forgotten, oldest first.
+        formulas = [key for key in _loaded if key[1]]
+        for key in formulas[: max(0, len(formulas) - FORMULA_KERNELS)]:
+            stale = _loaded.pop(key)
+            sys.modules.pop(stale.__name__, None)
     return module.run_optimizer

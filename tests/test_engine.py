@@ -416,3 +416,24 @@ def test_noisy_run_keeps_test_losses_finite():
     assert np.all(np.isfinite(run.test_losses))
     assert np.all(np.isfinite(run.losses))
     assert run.diverged_at[0] > 0
+
+
+def test_formula_kernels_are_forgotten_oldest_first(monkeypatch):
+    import sys
+
+    from landscapes.formula import parse_formula
+    from optimizers import OPTIMIZERS, compiled
+
+    monkeypatch.setattr(compiled, "FORMULA_KERNELS", 1)
+    simulate("ravine", "sgd", steps=1)
+    update = OPTIMIZERS["sgd"].update
+    first = parse_formula("x**2 + 2*y**2")
+    second = parse_formula("x**2 + 3*y**2")
+    compiled.entry_point(first, update)
+    first_key = next(k for k in compiled._loaded if k[0] == first.key)
+    first_module = compiled._loaded[first_key].__name__
+    compiled.entry_point(second, update)
+    assert first_key not in compiled._loaded
+    assert first_module not in sys.modules
+    assert any(k[0] == second.key for k in compiled._loaded)
+    assert any(not k[1] for k in compiled._loaded), "built-in kernels stay loaded"

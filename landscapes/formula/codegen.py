@@ -6,10 +6,8 @@ source is written to the cache folder and imported.
 
 import ast
 import hashlib
-import importlib.util
 import io
 import logging
-import os
 import re
 import sys
 import threading
@@ -22,7 +20,7 @@ import sympy as sp
 from sympy.printing.pycode import PythonCodePrinter
 
 from landscapes import PARAMETER_SLOTS
-from landscapes._cache import cache_root
+from landscapes._cache import import_generated
 from landscapes.formula.symbolic import _X, _Y, AbsoluteValue
 from landscapes.formula.syntax import LIMITS, FormulaError
 
@@ -193,20 +191,7 @@ def _load_module(source: str):
         module = sys.modules.get(name)
         if module is not None:
             return module
-        folder = cache_root() / "formulas"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{name}.py"
-        text = _MODULE_HEADER + source
-        if not path.exists() or path.read_text() != text:
-            # Write then rename, so another process never imports half a file.
-            temporary = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-            temporary.write_text(text)
-            os.replace(temporary, path)
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        sys.modules[name] = module
-        return module
+        return import_generated("formulas", name, _MODULE_HEADER + source)
 
 
 def _compile(module, point):
