@@ -79,6 +79,10 @@ def check_resolution(resolution) -> int:
     return int(resolution)
 
 
+VALUE_LIMIT = 1e30
+"""Largest |J| drawn; float32 reaches 3e38, and differences must stay finite."""
+
+
 def sample_grid(surface: Surface, params, resolution: int) -> Background:
     """Return the cached :class:`Background` of ``surface`` with ``params``."""
     resolution = check_resolution(resolution)
@@ -104,6 +108,9 @@ def _sample_grid(surface: Surface, packed: tuple, resolution: int) -> Background
         )
     # Poles or overflow in a typed formula: paint them at the top of the scale.
     values = np.where(finite, values, np.max(values[finite]))
+    # Differences of values near the float64 limit overflow, and 3D views
+    # send float32; beyond VALUE_LIMIT the colour saturates.
+    values = np.clip(values, -VALUE_LIMIT, VALUE_LIMIT)
 
     low = float(values.min())
     high = float(values.max())
@@ -253,7 +260,7 @@ def colour_ticks(grid: Background, count: int = 6) -> tuple[list, list]:
 def nice_ticks(low: float, high: float, count: int = 6) -> np.ndarray:
     """Return round tick values (steps of 1, 2 or 5 × 10^k) between low and high."""
     span = high - low
-    if not span > 0.0:
+    if not (span > 0.0 and math.isfinite(span)):
         return np.array([low])
     raw = span / max(1, count - 1)
     power = 10.0 ** math.floor(math.log10(raw))

@@ -621,3 +621,19 @@ def test_playback_in_chromium(three_runs, tmp_path, browser):
     assert during["imageElements"] == 1
     assert during["traces"] == before["traces"] == len(figure.data)
     assert during["contourPoints"] == before["contourPoints"] > 100
+
+
+def test_huge_formula_values_draw():
+    # Values near the float64 limit once overflowed in the colour scale.
+    from landscapes.formula import parse_formula
+
+    surface = parse_formula("1e300*x**3", (-1000.0, 1000.0, -1.0, 1.0))
+    run = simulate(surface, "sgd", steps=20, lr=1e-6)
+    trajectories = [charts.Trajectory("SGD", charts.PALETTE[0], run)]
+    for figure in (
+        charts.surface_figure(surface, None, trajectories),
+        charts.surface_3d_figure(surface, None, trajectories),
+    ):
+        text = figure.to_json()
+        assert "Infinity" not in text
+        json.loads(text)
