@@ -22,6 +22,7 @@ from lab.results import (
     run_scene,
     step_ratios,
     surface_of,
+    too_much_work,
     trajectories_csv,
 )
 from lab.scene import Scene, scene_from_query, scene_to_query
@@ -38,7 +39,7 @@ def cached_surface(scene_surface: str, formula: str, window):
     return surface_of(Scene(surface=scene_surface, formula=formula, window=window))
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False)
 def cached_runs(scene: Scene):
     """Simulate a scene; the same scene is simulated once per server."""
     surface = cached_surface(scene.surface, scene.formula, scene.window)
@@ -245,6 +246,10 @@ def main() -> None:
         st.info("Fix the formula in the sidebar to see the optimizers run on it.")
         return
 
+    heavy = too_much_work(scene)
+    if heavy:
+        st.error(heavy)
+        return
     with st.spinner("Compiling the optimizer kernels (only on the first visit)…"):
         results = cached_runs(scene)
     for result in results:

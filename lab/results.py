@@ -48,15 +48,49 @@ def run_scene(scene, surface: Surface) -> list[RacerResult]:
     return results
 
 
-CLOUD_RECORDS = 100
+CLOUD_RECORDS = 300
+"""Records kept of a cloud, enough for the animation's frames and the curves."""
+
+NOISY_CLOUD_RECORDS = 100
 """Records kept of a noisy cloud; each costs a training- and test-loss average."""
+
+WORK_LIMIT = 50_000_000
+"""Gradient and loss evaluations one page view may ask for: about a second of
+one core on the surfaces with exponentials (see BENCHMARKS.md)."""
 
 
 def _record_every(scene) -> int:
-    """Record every step, except for noisy clouds, which keep about CLOUD_RECORDS."""
-    if scene.particles > 1 and scene.noise > 0:
-        return max(1, scene.steps // CLOUD_RECORDS)
-    return 1
+    """Record every step of single particles; thin the records of clouds."""
+    if scene.particles == 1:
+        return 1
+    budget = NOISY_CLOUD_RECORDS if scene.noise > 0 else CLOUD_RECORDS
+    return max(1, -(-scene.steps // budget))
+
+
+def scene_work(scene) -> int:
+    """Estimate the gradient and loss evaluations that simulating ``scene`` costs."""
+    records = scene.steps // _record_every(scene) + 1
+    total = 0
+    for racer in scene.racers:
+        kwargs = scene.simulate_kwargs(racer, record_every=_record_every(scene))
+        noisy = kwargs["noise"] > 0
+        batch = kwargs["batch_size"] if noisy else 1
+        per_record = kwargs["samples"] + kwargs["test_samples"] if noisy else 1
+        total += scene.particles * (scene.steps * batch + records * per_record)
+    return total
+
+
+def too_much_work(scene) -> str:
+    """Return a message for a scene heavier than WORK_LIMIT, or "" if it may run."""
+    work = scene_work(scene)
+    if work <= WORK_LIMIT:
+        return ""
+    return (
+        f"This scene needs about {work / 1e6:,.0f} million gradient evaluations, "
+        f"more than the {WORK_LIMIT / 1e6:,.0f} million this shared server allows "
+        "per view. Use fewer particles, steps, optimizers or training samples, or "
+        "a smaller mini-batch."
+    )
 
 
 def divergence_messages(results: list[RacerResult]) -> list[str]:

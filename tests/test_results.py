@@ -86,3 +86,18 @@ def test_step_ratios_show_bias_correction():
     ratios = step_ratios([RacerResult("on", corrected), RacerResult("off", raw)])
     assert ratios["on"][0] == pytest.approx(1.0, rel=1e-6)
     assert ratios["off"][0] > 3.0
+
+
+def test_heavy_scene_is_refused():
+    from lab.lessons import LESSONS
+    from lab.results import WORK_LIMIT, scene_work, too_much_work
+    from lab.scene import Racer, Scene
+
+    for lesson in LESSONS.values():
+        assert too_much_work(lesson.scene) == ""
+    heavy = Scene(
+        particles=500, steps=2000, noise=0.5, samples=256,
+        racers=tuple(Racer("sgd", batch_size=256) for _ in range(6)),
+    )
+    assert scene_work(heavy) > WORK_LIMIT
+    assert "million gradient evaluations" in too_much_work(heavy)
