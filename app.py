@@ -28,7 +28,13 @@ from lab.results import (
 from lab.scene import Scene, scene_from_query, scene_to_query
 from lab.sweep import SWEEP_AXES, racer_with, second_axis, sweep_racer
 from landscapes.formula import FormulaError
-from optimizers import BIAS_CORRECTION_LATEX, OPTIMIZERS, SCHEDULES, WARMUP_LATEX
+from optimizers import (
+    BIAS_CORRECTION_LATEX,
+    OPTIMIZERS,
+    SCHEDULES,
+    WARMUP_LATEX,
+    WARMUP_START,
+)
 
 st.set_page_config(page_title="Loss Landscape Lab", page_icon="⛰️", layout="wide")
 
@@ -113,7 +119,7 @@ def show_update_rules(scene: Scene) -> None:
         st.markdown(f"**{SCHEDULES[key].title}**")
         st.latex(SCHEDULES[key].latex)
     if any(r.warmup_steps for r in scene.racers):
-        st.markdown("**Linear warm-up** (s = 0.01)")
+        st.markdown(f"**Linear warm-up** (s = {WARMUP_START:g})")
         st.latex(WARMUP_LATEX)
 
 

@@ -8,7 +8,13 @@
 
 from optimizers.engine import LIMITS, Run, cloud, grid, simulate
 from optimizers.registry import BIAS_CORRECTION_LATEX, OPTIMIZERS, Optimizer
-from optimizers.schedules import SCHEDULES, WARMUP_LATEX, Schedule, learning_rates
+from optimizers.schedules import (
+    SCHEDULES,
+    WARMUP_LATEX,
+    WARMUP_START,
+    Schedule,
+    learning_rates,
+)
 
 __all__ = [
     "BIAS_CORRECTION_LATEX",
@@ -19,6 +25,7 @@ __all__ = [
     "SCHEDULES",
     "Schedule",
     "WARMUP_LATEX",
+    "WARMUP_START",
     "cloud",
     "grid",
     "learning_rates",

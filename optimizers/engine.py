@@ -9,7 +9,7 @@ from landscapes import Surface, get_surface
 from optimizers import updates
 from optimizers.compiled import entry_point
 from optimizers.registry import OPTIMIZERS
-from optimizers.schedules import SCHEDULES, learning_rates
+from optimizers.schedules import SCHEDULES, WARMUP_START, learning_rates
 
 __all__ = ["LIMITS", "Run", "cloud", "grid", "simulate"]
 
@@ -177,7 +177,7 @@ def simulate(
     bias_correction: bool | None = None,
     schedule: str = "constant",
     warmup_steps: int = 0,
-    warmup_start: float = 0.01,
+    warmup_start: float = WARMUP_START,
     lr_min: float | None = None,
     step_size: int | None = None,
     step_factor: float | None = None,

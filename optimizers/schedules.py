@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["SCHEDULES", "Schedule", "learning_rates"]
+__all__ = ["SCHEDULES", "WARMUP_START", "Schedule", "learning_rates"]
+
+WARMUP_START = 0.01
+"""Default factor s: a warm-up starts at s times the schedule's first rate."""
 
 
 def _constant(lr: float, t: np.ndarray, steps: int) -> np.ndarray:

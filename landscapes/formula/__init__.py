@@ -77,7 +77,8 @@ def parse_formula(text: str, window=DEFAULT_WINDOW) -> Surface:
     Surfaces are cached per normalised formula and window (the last
     ``LIMITS["cached_surfaces"]`` of them), so the same formula typed two ways
     returns the same object. Safe to call from several threads. The first call
-    for a formula compiles it (about a second); later calls take microseconds.
+    for a formula compiles it (about a second on this project's 2-core test
+    machine, more on a cold disk cache); later calls take microseconds.
     """
     window = check_window(window)
     tree = parse_tree(text)
