@@ -1,5 +1,6 @@
 """The public entry point: validate a request, run the compiled kernel, return a Run."""
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -304,8 +305,8 @@ def simulate(
             f"{particles} particles × {record_steps.size} recorded steps exceeds "
             f"{LIMITS['recorded_values']:,} recorded positions; raise record_every"
         )
-    rng = np.random.default_rng(seed)
     if noise > 0.0:
+        rng = np.random.default_rng(seed)
         shifts = noise * rng.standard_normal((samples, 2))
         test_shifts = noise * rng.standard_normal((test_samples, 2))
     else:
@@ -347,7 +348,7 @@ def simulate(
         look,
         p,
         hp,
-        _bias_corrections(beta1, beta2, steps, bias_correction),
+        _bias_corrections(beta1, beta2, steps, bool(bias_correction)),
         rates,
         record_steps,
         bounds,
@@ -416,12 +417,19 @@ def _bounds(surface: Surface) -> np.ndarray:
     )
 
 
+@functools.lru_cache(maxsize=64)
 def _bias_corrections(beta1, beta2, steps, enabled) -> np.ndarray:
-    """Return (steps, 2) denominators 1 − β1ᵗ and 1 − β2ᵗ, or an empty array if off."""
+    """Return (steps, 2) denominators 1 − β1ᵗ and 1 − β2ᵗ, or an empty array if off.
+
+    Cached, because sliders rerun the same settings; the array is read-only.
+    """
     if not enabled:
-        return np.empty((0, 2))
-    t = np.arange(1, steps + 1, dtype=np.float64)
-    return np.column_stack([1.0 - beta1**t, 1.0 - beta2**t])
+        corrections = np.empty((0, 2))
+    else:
+        t = np.arange(1, steps + 1, dtype=np.float64)
+        corrections = np.column_stack([1.0 - beta1**t, 1.0 - beta2**t])
+    corrections.flags.writeable = False
+    return corrections
 
 
 def _check_start_losses(surface, p, starts, shifts):
