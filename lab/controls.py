@@ -5,6 +5,13 @@ scene field it edits (``scene.steps`` under ``"steps"``, racer 1's η under
 ``"r1.lr"``). A scene is loaded by writing those keys before the widgets are
 drawn, and read back by collecting them after, so the URL, the lessons and the
 widgets all go through the same two functions.
+
+Each number widget takes its range, step and format from the scene's field
+tables (``RACER_FIELDS`` and ``SCENE_FIELDS``), the same table the link reader
+clamps with, so every link the reader accepts can be drawn. Every setting
+widget keeps its value while it is hidden (``persist_state="session"``, new in
+Streamlit 1.67), so a hidden setting, such as γ while its racer is Adam, keeps
+the user's last value and stays in the scene and the link.
 """
 
 import dataclasses
@@ -14,21 +21,107 @@ import numpy as np
 import streamlit as st
 
 from lab.lessons import LESSONS
-from lab.scene import APP_LIMITS, Racer, Scene
+from lab.scene import (
+    APP_LIMITS,
+    DEFAULT_WINDOW,
+    FORMULA,
+    RACER_FIELDS,
+    SCENE_FIELDS,
+    FieldSpec,
+    Racer,
+    Scene,
+)
 from landscapes import SURFACES, Surface
 from optimizers import OPTIMIZERS, SCHEDULES
 
-FORMULA = "formula"
-DEFAULT_WINDOW = (-3.0, 3.0, -3.0, 3.0)
+RACER_SPECS = {spec.attr: spec for spec in RACER_FIELDS}
+SCENE_SPECS = {spec.attr: spec for spec in SCENE_FIELDS}
+_RACER_ATTRS = {field.name for field in dataclasses.fields(Racer)}
+_PERSIST = "session"
 
 
 def log_options(low: float, high: float, per_decade: int, extra=()) -> list[float]:
-    """Return log-spaced values from ``low`` to ``high`` plus ``extra``, sorted."""
+    """Return log-spaced values from ``low`` to ``high`` plus ``extra``, sorted.
+
+    The spaced values are rounded to three significant digits; ``low``,
+    ``high`` and ``extra`` are kept exactly, and nothing lies outside the range.
+    """
     decades = math.log10(high / low)
     count = int(round(decades * per_decade)) + 1
     values = {float(f"{v:.3g}") for v in np.geomspace(low, high, count)}
-    values.update(float(v) for v in extra)
-    return sorted(values)
+    values.update(float(v) for v in (low, high, *extra))
+    return sorted(v for v in values if low <= v <= high)
+
+
+def widget_range(spec: FieldSpec, index: int | None = None) -> tuple:
+    """Return a field widget's (min, max): the table's range, max lowered to its cap.
+
+    ``index`` is the racer's index for a racer field. The cap (``spec.at_most``)
+    is read from the session state, so it is the value its own widget shows.
+    """
+    low, high = spec.low, spec.high
+    if spec.at_most:
+        if spec.at_most in _RACER_ATTRS:
+            cap = st.session_state[_racer_key(index, spec.at_most)]
+        else:
+            cap = st.session_state[spec.at_most]
+        high = min(high, cap)
+    if spec.kind == "int":
+        return int(low), int(high)
+    return float(low), float(high)
+
+
+def _fit_into_range(key: str, low, high) -> None:
+    """Move a widget's session-state value into [low, high] before it is drawn.
+
+    Streamlit raises when a widget's value lies outside its range, which
+    happens to a capped value after its cap was lowered (warm-up steps after
+    the number of steps), or when its type differs from the range's type.
+    """
+    value = st.session_state[key]
+    fitted = type(low)(min(max(value, low), high))
+    if fitted != value or type(value) is not type(low):
+        st.session_state[key] = fitted
+
+
+def _number_slider(label: str, spec: FieldSpec, key: str, index=None, **kwargs):
+    """Draw a slider for a number field, with its range, step and format from ``spec``.
+
+    A field whose range has shrunk to one value (the step size in a one-step
+    run) is shown as a caption, because Streamlit's slider needs min < max.
+    """
+    low, high = widget_range(spec, index)
+    _fit_into_range(key, low, high)
+    if high <= low:
+        st.caption(f"{label}: {low}")
+        return
+    if spec.per_decade:
+        _log_slider(label, spec, key, low, high, **kwargs)
+        return
+    step = spec.step
+    if step is not None:
+        step = int(step) if spec.kind == "int" else float(step)
+    st.slider(
+        label, low, high, key=key, step=step, format=spec.format,
+        persist_state=_PERSIST, on_change=_clear_lesson, **kwargs,
+    )
+
+
+def _log_slider(label: str, spec: FieldSpec, key: str, low, high, **kwargs):
+    """Draw a select slider over log-spaced options from ``low`` to ``high``.
+
+    A range that starts at 0 (the minimum learning rate) offers 0 and then
+    log-spaced values from the learning rate's own minimum.
+    """
+    value = float(st.session_state[key])
+    start = low if low > 0 else min(RACER_SPECS["lr"].low, high)
+    options = log_options(start, high, spec.per_decade, [value] if value else [])
+    if low == 0:
+        options = [0.0, *options]
+    st.select_slider(
+        label, options, key=key, format_func=lambda v: spec.format % v,
+        persist_state=_PERSIST, on_change=_clear_lesson, **kwargs,
+    )
 
 
 def _racer_key(index: int, name: str) -> str:
@@ -75,12 +168,15 @@ def load_scene(scene: Scene) -> None:
     st.session_state.update(widget_values(scene))
 
 
-def restore_hidden(scene: Scene) -> None:
-    """Refill the keys of widgets that the last run did not draw.
+def restore_hidden(scene: Scene | None) -> None:
+    """Refill any widget key that is missing from the session state from ``scene``.
 
-    Streamlit drops the state of a widget that is not drawn in a run, such as
-    γ while the racer is Adam, so those keys come back from the last scene.
+    The widgets keep their values while hidden, so this only guards against
+    keys that were never written. ``scene`` is None when a first run failed
+    before the page stored its scene, and then nothing is refilled.
     """
+    if scene is None:
+        return
     state = st.session_state
     for key, value in widget_values(scene).items():
         if key not in state:
@@ -206,6 +302,7 @@ def surface_controls() -> None:
         key="surface",
         format_func=lambda k: SURFACES[k].title if k in SURFACES else "Your formula",
         on_change=_reset_start,
+        persist_state=_PERSIST,
     )
     surface = st.session_state["surface"]
     if surface in SURFACES:
@@ -219,91 +316,126 @@ def surface_controls() -> None:
                 key=f"{surface}.{q.name}",
                 help=q.help,
                 on_change=_clear_lesson,
+                persist_state=_PERSIST,
             )
     else:
         st.text_input(
             "f(x, y) =",
             key="formula",
+            max_chars=APP_LIMITS["formula_length"],
             help="Use x and y, numbers, + - * / ** (or ^), parentheses, "
             "sin cos tan exp log sqrt abs tanh sinh cosh atan min max, pi and e.",
             on_change=_clear_lesson,
+            persist_state=_PERSIST,
         )
+        extent = APP_LIMITS["window_extent"]
         left, right = st.columns(2)
-        left.number_input("x from", key="window.x0", on_change=_clear_lesson)
-        right.number_input("x to", key="window.x1", on_change=_clear_lesson)
-        left.number_input("y from", key="window.y0", on_change=_clear_lesson)
-        right.number_input("y to", key="window.y1", on_change=_clear_lesson)
+        labels = {"x0": "x from", "x1": "x to", "y0": "y from", "y1": "y to"}
+        for column, (name, label) in zip(
+            (left, right, left, right), labels.items(), strict=True
+        ):
+            key = f"window.{name}"
+            _fit_into_range(key, -extent, extent)
+            column.number_input(
+                label, -extent, extent, key=key, on_change=_clear_lesson,
+                persist_state=_PERSIST,
+            )
 
 
 def start_controls() -> None:
     """Draw the start point, the particle cloud and the run length."""
+    state = st.session_state
+    surface = SURFACES.get(state["surface"])
+    if surface is not None:
+        x0, x1, y0, y1 = surface.window
+    else:
+        x0, x1, y0, y1 = (float(state[f"window.{n}"]) for n in ("x0", "x1", "y0", "y1"))
     left, right = st.columns(2)
-    left.number_input("Start x", key="start.x", format="%.4g", on_change=_clear_lesson)
-    right.number_input("Start y", key="start.y", format="%.4g", on_change=_clear_lesson)
-    st.slider(
-        "Particles", 1, APP_LIMITS["particles"], key="particles",
+    # The link reader moves a start outside the window onto its edge; the
+    # inputs do the same, unless the typed window is itself invalid.
+    for column, label, key, low, high in (
+        (left, "Start x", "start.x", x0, x1),
+        (right, "Start y", "start.y", y0, y1),
+    ):
+        bounds = (low, high) if low < high else (None, None)
+        if low < high:
+            _fit_into_range(key, low, high)
+        column.number_input(
+            label, *bounds, key=key, format="%.4g", on_change=_clear_lesson,
+            persist_state=_PERSIST,
+        )
+    _number_slider(
+        "Particles", SCENE_SPECS["particles"], "particles",
         help="1 runs a single particle. More start as a random cloud around the "
         "start point, the same cloud for every optimizer.",
-        on_change=_clear_lesson,
     )
-    if st.session_state["particles"] > 1:
-        st.slider("Cloud spread", 0.0, 2.0, key="spread", step=0.05,
-                  on_change=_clear_lesson)
-    st.slider("Steps", 1, APP_LIMITS["steps"], key="steps", on_change=_clear_lesson)
-    st.number_input("Random seed", 0, 2**31 - 1, key="seed", on_change=_clear_lesson)
+    if state["particles"] > 1:
+        _number_slider("Cloud spread", SCENE_SPECS["spread"], "spread")
+    _number_slider("Steps", SCENE_SPECS["steps"], "steps")
+    low, high = widget_range(SCENE_SPECS["seed"])
+    st.number_input(
+        "Random seed", low, high, key="seed", on_change=_clear_lesson,
+        persist_state=_PERSIST,
+    )
 
 
 def noise_controls() -> None:
     """Draw the mini-batch noise model's settings."""
-    st.slider(
-        "Data noise s", 0.0, 1.0, key="noise", step=0.01,
+    _number_slider(
+        "Data noise s", SCENE_SPECS["noise"], "noise",
         help="0 gives exact gradients. Above 0, the training set is n copies of "
         "the surface shifted by random amounts of size s, and each step averages "
         "the gradient over a random mini-batch of them.",
-        on_change=_clear_lesson,
     )
     if st.session_state["noise"] > 0:
-        st.slider("Training samples n", 1, 1024, key="samples",
-                  on_change=_clear_lesson)
+        _number_slider("Training samples n", SCENE_SPECS["samples"], "samples")
+
+
+def _fit_capped_values(index: int) -> None:
+    """Lower each capped setting of a racer above its cap, drawn or hidden.
+
+    A default above its cap is kept, as the link reader keeps it, because it
+    is left out of the link and runs as the cap. Drawn widgets are fitted
+    again by :func:`_number_slider`, defaults included.
+    """
+    default = Racer()
+    for spec in RACER_FIELDS:
+        if not spec.at_most:
+            continue
+        key = _racer_key(index, spec.attr)
+        if st.session_state[key] != getattr(default, spec.attr):
+            _fit_into_range(key, *widget_range(spec, index))
 
 
 def _racer_controls(index: int, surface: Surface | None) -> None:
     key = lambda name: _racer_key(index, name)  # noqa: E731
+    _fit_capped_values(index)
     optimizer = st.selectbox(
         "Optimizer", list(OPTIMIZERS), key=key("optimizer"),
         format_func=lambda k: OPTIMIZERS[k].title, on_change=_clear_lesson,
+        persist_state=_PERSIST,
     )
     uses = OPTIMIZERS[optimizer].uses
-    lr = st.session_state[key("lr")]
-    st.select_slider(
-        "Learning rate η", log_options(1e-5, 1.0, 24, [lr]), key=key("lr"),
-        format_func=lambda v: f"{v:.3g}", on_change=_clear_lesson,
-    )
+    _number_slider("Learning rate η", RACER_SPECS["lr"], key("lr"), index)
     _stability_caption(index, surface)
-    if "momentum" in uses:
-        st.slider("Momentum γ", 0.0, 0.999, key=key("momentum"), step=0.001,
-                  format="%.3f", on_change=_clear_lesson)
-    if "beta1" in uses:
-        st.slider("β1", 0.0, 0.999, key=key("beta1"), step=0.001, format="%.3f",
-                  on_change=_clear_lesson)
-    if "beta2" in uses:
-        st.slider("β2", 0.0, 0.9999, key=key("beta2"), step=0.0001, format="%.4f",
-                  on_change=_clear_lesson)
-    if "eps" in uses:
-        eps = st.session_state[key("eps")]
-        st.select_slider("ε", log_options(1e-12, 1e-1, 1, [eps]), key=key("eps"),
-                         format_func=lambda v: f"{v:.0e}", on_change=_clear_lesson)
-    if "weight_decay" in uses:
-        st.slider("Weight decay λ", 0.0, 0.5, key=key("weight_decay"), step=0.001,
-                  format="%.3f", on_change=_clear_lesson)
+    labels = {
+        "momentum": "Momentum γ",
+        "beta1": "β1",
+        "beta2": "β2",
+        "eps": "ε",
+        "weight_decay": "Weight decay λ",
+    }
+    for name, label in labels.items():
+        if name in uses:
+            _number_slider(label, RACER_SPECS[name], key(name), index)
     if optimizer in ("adam", "adamw", "rmsprop"):
         st.checkbox("Bias correction", key=key("bias_correction"),
-                    on_change=_clear_lesson)
+                    on_change=_clear_lesson, persist_state=_PERSIST)
     _schedule_controls(index)
     if st.session_state["noise"] > 0:
-        st.slider(
-            "Mini-batch size B (0 = full batch)", 0, st.session_state["samples"],
-            key=key("batch_size"), on_change=_clear_lesson,
+        _number_slider(
+            "Mini-batch size B (0 = full batch)", RACER_SPECS["batch_size"],
+            key("batch_size"), index,
         )
     st.button("Remove", key=f"remove{index}", on_click=_remove_racer, args=(index,),
               disabled=st.session_state["racer_count"] <= 1)
@@ -311,36 +443,27 @@ def _racer_controls(index: int, surface: Surface | None) -> None:
 
 def _schedule_controls(index: int) -> None:
     key = lambda name: _racer_key(index, name)  # noqa: E731
-    steps = st.session_state["steps"]
     schedule = st.selectbox(
         "Learning-rate schedule", list(SCHEDULES), key=key("schedule"),
         format_func=lambda k: SCHEDULES[k].title, on_change=_clear_lesson,
+        persist_state=_PERSIST,
     )
-    if schedule == "step":
-        st.slider("Every k steps", 1, max(steps, 2), key=key("step_size"),
-                  on_change=_clear_lesson)
-        st.slider("Multiply η by", 0.01, 1.0, key=key("step_factor"), step=0.01,
-                  on_change=_clear_lesson)
-    elif schedule == "exponential":
-        st.slider("Decay per step", 0.9, 1.0, key=key("decay_rate"), step=0.0005,
-                  format="%.4f", on_change=_clear_lesson)
-    elif schedule in ("cosine", "cosine_restarts"):
-        lr_min = st.session_state[key("lr_min")]
-        st.select_slider("Final η (η_min)", [0.0, *log_options(1e-5, 1.0, 6, [])]
-                         + ([lr_min] if lr_min and lr_min not in
-                            log_options(1e-5, 1.0, 6, []) else []),
-                         key=key("lr_min"), format_func=lambda v: f"{v:.3g}",
-                         on_change=_clear_lesson)
-        if schedule == "cosine_restarts":
-            st.slider("First period T₀", 1, max(steps, 2), key=key("restart_period"),
-                      on_change=_clear_lesson)
-            st.slider("Period growth T_mult", 1, 4, key=key("restart_mult"),
-                      on_change=_clear_lesson)
-    elif schedule == "one_cycle":
-        st.slider("Rising part of the run", 0.05, 0.95, key=key("pct_start"),
-                  step=0.05, on_change=_clear_lesson)
-    st.slider("Linear warm-up steps", 0, steps, key=key("warmup_steps"),
-              on_change=_clear_lesson)
+    labels_by_schedule = {
+        "step": {"step_size": "Every k steps", "step_factor": "Multiply η by"},
+        "exponential": {"decay_rate": "Decay per step"},
+        "cosine": {"lr_min": "Final η (η_min)"},
+        "cosine_restarts": {
+            "lr_min": "Final η (η_min)",
+            "restart_period": "First period T₀",
+            "restart_mult": "Period growth T_mult",
+        },
+        "one_cycle": {"pct_start": "Rising part of the run"},
+    }
+    for name, label in labels_by_schedule.get(schedule, {}).items():
+        _number_slider(label, RACER_SPECS[name], key(name), index)
+    _number_slider(
+        "Linear warm-up steps", RACER_SPECS["warmup_steps"], key("warmup_steps"), index
+    )
 
 
 def _stability_caption(index: int, surface: Surface | None) -> None:
@@ -388,6 +511,9 @@ def view_controls() -> None:
     st.radio(
         "View", ["contour", "3d", "both"], key="view", horizontal=True,
         format_func={"contour": "Contour", "3d": "3D", "both": "Both"}.get,
+        persist_state=_PERSIST,
     )
-    st.toggle("Arrows: gradient and update at the current frame", key="arrows")
-    st.toggle("Presentation mode (large fonts, thick lines)", key="presentation")
+    st.toggle("Arrows: gradient and update at the current frame", key="arrows",
+              persist_state=_PERSIST)
+    st.toggle("Presentation mode (large fonts, thick lines)", key="presentation",
+              persist_state=_PERSIST)

@@ -41,6 +41,10 @@ steps) and ``bs`` (batch size, 0 = full batch). When ``o`` is present, a
 racer's unset keys take the defaults of :class:`Racer`; without ``o`` the
 racers are :data:`DEFAULT_RACERS` and index keys change those.
 
+A link with ``lesson=KEY`` and no other key than ``view``, ``arrows`` and
+``present`` opens that lesson's whole scene. A link whose other keys make a
+scene that differs from the lesson's keeps its own scene without the lesson.
+
 Reading never raises. Each invalid value (not a number, out of range, not
 finite, an unknown name, too long, given twice, …) is replaced by a valid
 one, and :func:`scene_from_query` returns one plain-language message per
@@ -53,7 +57,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -65,12 +69,14 @@ __all__ = [
     "DEFAULT_RACERS",
     "DEFAULT_WINDOW",
     "FORMULA",
+    "FieldSpec",
     "RACER_FIELDS",
     "SCENE_FIELDS",
     "Racer",
     "Scene",
     "TEST_SAMPLES",
     "VIEWS",
+    "VIEW_FIELDS",
     "scene_from_query",
     "scene_to_query",
 ]
@@ -297,7 +303,12 @@ class Scene:
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """Query key, message wording and allowed range of one scalar setting."""
+    """Query key, message wording, allowed range and widget steps of one setting.
+
+    The link reader clamps into ``low``..``high`` and the page's widgets take
+    their range from the same numbers, so every link the reader accepts can be
+    shown by the widgets.
+    """
 
     attr: str
     """Attribute of :class:`Scene` or :class:`Racer`."""
@@ -309,22 +320,44 @@ class FieldSpec:
     """``float``, ``int``, ``bool`` or ``choice``."""
     low: float = 0.0
     high: float = 0.0
+    step: float | None = None
+    """Slider step; None leaves Streamlit's default (1 for ints, 0.01 for floats)."""
+    format: str | None = None
+    """printf-style display format of the widget, e.g. ``%.3f``."""
+    per_decade: int = 0
+    """Options per power of ten of a log-scale slider; 0 means a linear slider."""
+    at_most: str = ""
+    """Setting that caps this one: an attribute of the same racer, else the scene's.
 
+    ``low`` and ``high`` stay the fixed bounds, and the widget's maximum is the
+    cap. The link reader lowers a value that the link sets above its cap, with
+    a message. A default above its cap, such as the step size 100 in a 50-step
+    run, is kept because :meth:`Racer.simulate_kwargs` runs it as the cap.
+    """
+
+
+_STEPS = APP_LIMITS["steps"]
+_SAMPLES = APP_LIMITS["samples"]
 
 RACER_FIELDS = (
-    FieldSpec("lr", "lr", "learning rate η", "float", 1e-5, 1.0),
-    FieldSpec("momentum", "g", "momentum γ", "float", 0.0, 0.999),
-    FieldSpec("beta1", "bm", "β1", "float", 0.0, 0.999),
-    FieldSpec("beta2", "bv", "β2", "float", 0.0, 0.9999),
-    FieldSpec("eps", "eps", "ε", "float", 1e-12, 0.1),
-    FieldSpec("weight_decay", "wd", "weight decay", "float", 0.0, 1.0),
+    FieldSpec("lr", "lr", "learning rate η", "float", 1e-5, 1.0, format="%.3g",
+              per_decade=24),
+    FieldSpec("momentum", "g", "momentum γ", "float", 0.0, 0.999, 0.001, "%.3f"),
+    FieldSpec("beta1", "bm", "β1", "float", 0.0, 0.999, 0.001, "%.3f"),
+    FieldSpec("beta2", "bv", "β2", "float", 0.0, 0.9999, 0.0001, "%.4f"),
+    FieldSpec("eps", "eps", "ε", "float", 1e-12, 0.1, format="%.0e", per_decade=1),
+    FieldSpec("weight_decay", "wd", "weight decay", "float", 0.0, 0.5, 0.001, "%.3f"),
     FieldSpec("bias_correction", "bc", "bias correction", "bool"),
     FieldSpec("schedule", "sch", "learning-rate schedule", "choice"),
-    FieldSpec("lr_min", "lrmin", "minimum learning rate", "float", 0.0, 1.0),
-    FieldSpec("step_size", "ss", "steps between decays", "int", 1, APP_LIMITS["steps"]),
-    FieldSpec("step_factor", "sf", "decay factor", "float", 0.01, 1.0),
-    FieldSpec("decay_rate", "dr", "decay rate per step", "float", 0.5, 1.0),
-    FieldSpec("restart_period", "rp", "restart period", "int", 1, APP_LIMITS["steps"]),
+    FieldSpec("lr_min", "lrmin", "minimum learning rate", "float", 0.0, 1.0,
+              format="%.3g", per_decade=6, at_most="lr"),
+    FieldSpec("step_size", "ss", "steps between decays", "int", 1, _STEPS,
+              at_most="steps"),
+    FieldSpec("step_factor", "sf", "decay factor", "float", 0.01, 1.0, 0.01),
+    FieldSpec("decay_rate", "dr", "decay rate per step", "float", 0.9, 1.0, 0.0005,
+              "%.4f"),
+    FieldSpec("restart_period", "rp", "restart period", "int", 1, _STEPS,
+              at_most="steps"),
     FieldSpec("restart_mult", "rm", "restart period multiplier", "int", 1, 4),
     FieldSpec(
         "pct_start",
@@ -333,9 +366,12 @@ RACER_FIELDS = (
         "float",
         0.05,
         0.95,
+        0.05,
     ),
-    FieldSpec("warmup_steps", "wu", "warm-up steps", "int", 0, APP_LIMITS["steps"]),
-    FieldSpec("batch_size", "bs", "batch size", "int", 0, APP_LIMITS["samples"]),
+    FieldSpec("warmup_steps", "wu", "warm-up steps", "int", 0, _STEPS,
+              at_most="steps"),
+    FieldSpec("batch_size", "bs", "batch size", "int", 0, _SAMPLES,
+              at_most="samples"),
 )
 """The racer settings, in the order they are written to the query."""
 
@@ -343,13 +379,11 @@ SCENE_FIELDS = (
     FieldSpec(
         "particles", "n", "number of particles", "int", 1, APP_LIMITS["particles"]
     ),
-    FieldSpec("spread", "spread", "spread of the start cloud", "float", 0.0, 5.0),
+    FieldSpec("spread", "spread", "spread of the start cloud", "float", 0.0, 2.0, 0.05),
     FieldSpec("seed", "seed", "random seed", "int", 0, 2**31 - 1),
-    FieldSpec("steps", "steps", "number of steps", "int", 1, APP_LIMITS["steps"]),
-    FieldSpec("noise", "noise", "mini-batch noise", "float", 0.0, 2.0),
-    FieldSpec(
-        "samples", "samples", "training-set size", "int", 1, APP_LIMITS["samples"]
-    ),
+    FieldSpec("steps", "steps", "number of steps", "int", 1, _STEPS),
+    FieldSpec("noise", "noise", "mini-batch noise", "float", 0.0, 1.0, 0.01),
+    FieldSpec("samples", "samples", "training-set size", "int", 1, _SAMPLES),
     FieldSpec("view", "view", "view", "choice"),
     FieldSpec("arrows", "arrows", "gradient arrows", "bool"),
     FieldSpec("presentation", "present", "presentation mode", "bool"),
@@ -357,7 +391,15 @@ SCENE_FIELDS = (
 )
 """The scalar scene settings, in the order they are written to the query."""
 
+VIEW_FIELDS = ("view", "arrows", "presentation")
+"""Scene attributes that change how a scene is shown but not what is simulated."""
+
 _RACER_BY_KEY = {spec.key: spec for spec in RACER_FIELDS}
+_CAP_WORDS = {
+    "lr": "its learning rate",
+    "steps": "the number of steps",
+    "samples": "the training-set size",
+}
 _RACER_KEY = re.compile(r"([a-z]+)(0|[1-9][0-9]{0,2})")
 _MAX_KEY_LENGTH = 40
 _TRUE = ("1", "true", "yes", "on")
@@ -642,6 +684,7 @@ def scene_from_query(
 
 def _scene_from_query(query, messages: list[str]) -> Scene:
     values, unknown = _normalise(query, messages)
+    link_keys = set(values)
     reader = _Reader(values, messages)
     default = Scene()
     surface, formula, window = _read_surface(reader, default)
@@ -651,7 +694,7 @@ def _scene_from_query(query, messages: list[str]) -> Scene:
         spec.attr: reader.read(spec.key, spec, spec.words, getattr(default, spec.attr))
         for spec in SCENE_FIELDS
     }
-    racers = _read_racers(reader, scalars["samples"])
+    racers = _read_racers(reader, scalars)
     unknown.extend(reader.values)
     if unknown:
         names = ", ".join(_quote(key, 20) for key in sorted(unknown)[:5])
@@ -660,7 +703,7 @@ def _scene_from_query(query, messages: list[str]) -> Scene:
             f"The link contains settings this page does not know ({names}{more}); "
             "they were ignored."
         )
-    return Scene(
+    scene = Scene(
         surface=surface,
         surface_params=params,
         formula=formula,
@@ -669,6 +712,42 @@ def _scene_from_query(query, messages: list[str]) -> Scene:
         racers=racers,
         **scalars,
     )
+    view_keys = {spec.key for spec in SCENE_FIELDS if spec.attr in VIEW_FIELDS}
+    scene_keys = link_keys - set(reader.values) - view_keys - {"lesson"}
+    view_settings = {
+        spec.attr: scalars[spec.attr]
+        for spec in SCENE_FIELDS
+        if spec.attr in VIEW_FIELDS and spec.key in link_keys
+    }
+    return _match_lesson(scene, bool(scene_keys), view_settings, messages)
+
+
+def _match_lesson(
+    scene: Scene, has_scene_keys: bool, view_settings: dict, messages: list[str]
+) -> Scene:
+    """Fit a linked lesson and the linked scene together.
+
+    A link that names a lesson and sets nothing but view settings gets the
+    lesson's whole scene with those view settings. A link whose scene differs
+    from the lesson's in anything other than the view settings keeps its own
+    scene and drops the lesson, because the lesson's text would describe a
+    scene that is not shown.
+    """
+    if not scene.lesson:
+        return scene
+    from lab.lessons import LESSONS
+
+    lesson = LESSONS[scene.lesson]
+    if not has_scene_keys:
+        return replace(lesson.scene, **view_settings)
+    hidden_view = {attr: getattr(Scene(), attr) for attr in VIEW_FIELDS}
+    if replace(scene, **hidden_view) == replace(lesson.scene, **hidden_view):
+        return scene
+    messages.append(
+        f"The link changes the scene of the lesson '{lesson.title}', so the page "
+        "shows the link's scene without the lesson."
+    )
+    return replace(scene, lesson="")
 
 
 def _read_surface(reader: _Reader, default: Scene):
@@ -780,7 +859,7 @@ def _read_start(reader: _Reader, surface: str, window):
     return (x, y)
 
 
-def _read_racers(reader: _Reader, samples: int) -> tuple[Racer, ...]:
+def _read_racers(reader: _Reader, scalars: dict) -> tuple[Racer, ...]:
     baselines = list(DEFAULT_RACERS)
     text = reader.take("o", "optimizers", "SGD, Momentum and Adam")
     if text is not None:
@@ -831,19 +910,17 @@ def _read_racers(reader: _Reader, samples: int) -> tuple[Racer, ...]:
         fields = {spec.attr: getattr(baseline, spec.attr) for spec in RACER_FIELDS}
         fields.update(changes)
         title = OPTIMIZERS[baseline.optimizer].title
-        if fields["lr_min"] > fields["lr"]:
-            reader.messages.append(
-                f"The link set the minimum learning rate of racer {index + 1} "
-                f"({title}) to {_short(fields['lr_min'])}, above its learning rate; "
-                f"using {_short(fields['lr'])} instead."
-            )
-            fields["lr_min"] = fields["lr"]
-        if fields["batch_size"] > samples:
-            reader.messages.append(
-                f"The link set the batch size of racer {index + 1} ({title}) to "
-                f"{fields['batch_size']}, more than the {samples} training samples; "
-                f"using {samples} instead."
-            )
-            fields["batch_size"] = samples
+        for spec in RACER_FIELDS:
+            if not spec.at_most or spec.attr not in changes:
+                continue
+            cap = fields.get(spec.at_most, scalars.get(spec.at_most))
+            if fields[spec.attr] > cap:
+                cap_words = _CAP_WORDS[spec.at_most]
+                reader.messages.append(
+                    f"The link set the {spec.words} of racer {index + 1} ({title}) "
+                    f"to {_short(fields[spec.attr])}, more than {cap_words} "
+                    f"({_short(cap)}); using {_short(cap)} instead."
+                )
+                fields[spec.attr] = cap
         racers.append(Racer(optimizer=baseline.optimizer, **fields))
     return tuple(racers)

@@ -16,6 +16,7 @@ from lab.scene import (
     FORMULA,
     RACER_FIELDS,
     SCENE_FIELDS,
+    VIEW_FIELDS,
     VIEWS,
     Racer,
     Scene,
@@ -51,8 +52,8 @@ def random_float(rng, low, high, log=False):
     return float(rng.uniform(low, high))
 
 
-def random_racer(rng, samples: int) -> Racer:
-    """Draw a racer with every field inside its allowed range."""
+def random_racer(rng, steps: int, samples: int) -> Racer:
+    """Draw a racer with every field inside its allowed range and under its cap."""
     optimizer = str(rng.choice(list(OPTIMIZERS)))
     values = {}
     for spec in RACER_FIELDS:
@@ -68,10 +69,14 @@ def random_racer(rng, samples: int) -> Racer:
         else:
             values[spec.attr] = str(rng.choice(list(SCHEDULES)))
     racer = Racer(optimizer=optimizer, **values)
+    caps = {"lr": racer.lr, "steps": steps, "samples": samples}
     return dataclasses.replace(
         racer,
-        lr_min=min(racer.lr_min, racer.lr),
-        batch_size=min(racer.batch_size, samples),
+        **{
+            spec.attr: min(getattr(racer, spec.attr), caps[spec.at_most])
+            for spec in RACER_FIELDS
+            if spec.at_most
+        },
     )
 
 
@@ -106,12 +111,20 @@ def random_scene(rng) -> Scene:
             values[spec.attr] = bool(rng.random() < 0.5)
         elif spec.attr == "view":
             values[spec.attr] = str(rng.choice(VIEWS))
-        else:
-            values[spec.attr] = str(rng.choice(["", *LESSONS]))
+        elif spec.attr == "lesson":
+            continue  # drawn below, with the lesson's own scene
+    steps = values.get("steps", Scene().steps)
     samples = values.get("samples", Scene().samples)
     if rng.random() < 0.8:
         count = int(rng.integers(1, APP_LIMITS["racers"] + 1))
-        values["racers"] = tuple(random_racer(rng, samples) for _ in range(count))
+        values["racers"] = tuple(
+            random_racer(rng, steps, samples) for _ in range(count)
+        )
+    if rng.random() < 0.2:
+        # A scene that names a lesson is that lesson's scene, up to the view.
+        lesson = LESSONS[str(rng.choice(list(LESSONS)))]
+        view = {attr: values[attr] for attr in VIEW_FIELDS if attr in values}
+        return dataclasses.replace(lesson.scene, **view)
     return Scene(**values)
 
 
@@ -259,6 +272,51 @@ def test_lesson_links_name_their_lesson():
         assert lesson.scene.lesson == key
 
 
+def test_lesson_key_alone_loads_lesson_scene():
+    for key, lesson in LESSONS.items():
+        scene, messages = scene_from_query({"lesson": key})
+        assert messages == []
+        assert scene == lesson.scene, key
+
+
+def test_lesson_key_with_view_settings():
+    query = {"view": "3d", "arrows": "1", "present": "1"}
+    for key, lesson in LESSONS.items():
+        scene, messages = scene_from_query({"lesson": key, **query})
+        assert messages == []
+        expected = dataclasses.replace(
+            lesson.scene, view="3d", arrows=True, presentation=True
+        )
+        assert scene == expected, key
+
+
+def test_changed_lesson_scene_drops_lesson():
+    for key, lesson in LESSONS.items():
+        query = {**lesson.query(), "steps": str(lesson.scene.steps + 1)}
+        scene, messages = scene_from_query(query)
+        assert scene.lesson == ""
+        assert scene.steps == lesson.scene.steps + 1
+        assert dataclasses.replace(scene, steps=lesson.scene.steps, lesson=key) == (
+            lesson.scene
+        )
+        assert len(messages) == 1, messages
+        assert lesson.title in messages[0]
+        assert_plain(messages[0])
+
+
+def test_lesson_key_with_other_setting_drops_lesson():
+    scene, messages = scene_from_query({"lesson": "adam_rescales", "seed": "4"})
+    assert scene == Scene(seed=4)
+    assert len(messages) == 1
+
+
+def test_lesson_key_with_unknown_setting_loads_lesson():
+    scene, messages = scene_from_query({"lesson": "ravine", "utm_source": "mail"})
+    assert scene == LESSONS["ravine"].scene
+    assert len(messages) == 1
+    assert "does not know" in messages[0]
+
+
 # ---------------------------------------------------------------------------
 # Hostile links
 
@@ -312,6 +370,16 @@ HOSTILE = [
     ({"lr00": "0.1"}, 1, lambda s: s.racers == DEFAULT_RACERS),
     ({"sch1": "cosine", "lrmin1": "0.5"}, 1, lambda s: s.racers[1].lr_min == 0.004),
     ({"samples": "8", "bs0": "50"}, 1, lambda s: s.racers[0].batch_size == 8),
+    ({"steps": "50", "wu0": "80"}, 1, lambda s: s.racers[0].warmup_steps == 50),
+    ({"steps": "50", "ss1": "80"}, 1, lambda s: s.racers[1].step_size == 50),
+    ({"steps": "50", "rp2": "80"}, 1, lambda s: s.racers[2].restart_period == 50),
+    ({"steps": "50", "rp2": "50"}, 0, lambda s: s.racers[2].restart_period == 50),
+    ({"steps": "50"}, 0, lambda s: s.racers[0].step_size == Racer().step_size),
+    ({"noise": "1.5"}, 1, lambda s: s.noise == 1.0),
+    ({"spread": "4"}, 1, lambda s: s.spread == 2.0),
+    ({"samples": "1000"}, 1, lambda s: s.samples == APP_LIMITS["samples"]),
+    ({"dr0": "0.6"}, 1, lambda s: s.racers[0].decay_rate == 0.9),
+    ({"o": "adamw", "wd0": "0.8"}, 1, lambda s: s.racers[0].weight_decay == 0.5),
     ({"start": "9,9"}, 1, lambda s: s.start == (6.0, 2.5)),
     ({"start": "-100,0"}, 1, lambda s: s.start == (-6.0, 0.0)),
     ({"start": "1"}, 1, lambda s: s.start is None),
@@ -354,6 +422,14 @@ def test_message_names_value_replacement_and_reason():
     assert messages == [
         "The link set the number of steps to 5000, above the maximum 2000; "
         "using 2000 instead."
+    ]
+
+
+def test_capped_value_message_names_cap():
+    _, messages = scene_from_query({"steps": "100", "o": "sgd", "wu0": "500"})
+    assert messages == [
+        "The link set the warm-up steps of racer 1 (SGD) to 500, more than the "
+        "number of steps (100); using 100 instead."
     ]
 
 
