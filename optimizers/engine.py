@@ -421,14 +421,13 @@ def _bounds(surface: Surface) -> np.ndarray:
 def _bias_corrections(beta1, beta2, steps, enabled) -> np.ndarray:
     """Return (steps, 2) denominators 1 − β1ᵗ and 1 − β2ᵗ, or an empty array if off.
 
-    Cached, because sliders rerun the same settings; the array is read-only.
+    Cached, because sliders rerun the same settings. The kernels only read it.
     """
     if not enabled:
         corrections = np.empty((0, 2))
     else:
         t = np.arange(1, steps + 1, dtype=np.float64)
         corrections = np.column_stack([1.0 - beta1**t, 1.0 - beta2**t])
-    corrections.flags.writeable = False
     return corrections
 
 
