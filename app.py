@@ -55,7 +55,7 @@ def cached_runs(scene: Scene):
 def first_visit() -> None:
     """Load the scene of the link the page was opened with."""
     if "racer_count" in st.session_state:
-        controls.restore_hidden(st.session_state["shown_scene"])
+        controls.restore_hidden(st.session_state.get("shown_scene"))
         return
     raw = {key: st.query_params.get_all(key) for key in st.query_params}
     scene, notes = scene_from_query(raw)
