@@ -6,6 +6,7 @@ builders draw it. Playback runs in the browser, inside the Plotly figure.
 """
 
 import dataclasses
+import re
 import time
 from urllib.parse import urlencode
 
@@ -91,13 +92,18 @@ def show_sidebar():
     return controls.collect_scene(), surface, error
 
 
+def _plain(text: str) -> str:
+    """Escape Markdown, so that ``2*x`` or ``__import__`` shows as typed."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", text)
+
+
 def show_formula_error(error: FormulaError, formula: str) -> None:
     """Explain, under the formula box, why the formula cannot be used."""
     where = ""
     if error.position is not None:
         pointer = " " * error.position + "^"
         where = f"\n\n```\n{formula}\n{pointer}\n```"
-    st.error(f"The formula cannot be used: {error.message}{where}")
+    st.error(f"The formula cannot be used: {_plain(error.message)}{where}")
 
 
 def show_update_rules(scene: Scene) -> None:
@@ -142,6 +148,23 @@ def _pick_sweep_cell(index: int) -> None:
     st.session_state["lesson"] = ""
 
 
+# Final losses below this are drawn alike: they reached the minimum.
+SWEEP_FLOOR = 1e-12
+
+
+def add_cell_targets(figure, xs, ys) -> None:
+    """Add an invisible, clickable point at the centre of every sweep cell.
+
+    Streamlit reports selections of scatter points, not clicks on a heatmap.
+    """
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    figure.add_scatter(
+        x=grid_x.ravel(), y=grid_y.ravel(), mode="markers", showlegend=False,
+        marker={"size": 9, "opacity": 0.0}, name="pick",
+        hovertemplate="use η=%{x:.3g}, %{y:.4g}<extra></extra>",
+    )
+
+
 def show_sweep(scene: Scene) -> None:
     """Draw the sweep map of one racer: final loss over a grid of η and γ or β."""
     choices = [
@@ -169,17 +192,27 @@ def show_sweep(scene: Scene) -> None:
         sweep = cached_sweep(scene, index)
     st.session_state["sweep"] = sweep
     st.session_state["sweep.for"] = sweep_for
-    values = sweep.final_loss if metric == "final loss" else sweep.steps_to_converge
+    if metric == "final loss":
+        # Distance to the lowest loss, floored so that runs that reached the
+        # minimum to within rounding do not stretch the colours over decades.
+        surface = cached_surface(scene.surface, scene.formula, scene.window)
+        lowest = min(m.value for m in surface.minima(dict(scene.surface_params)))
+        values = np.maximum(sweep.final_loss - lowest, SWEEP_FLOOR)
+        label = "final J − J_min"
+    else:
+        values, label = sweep.steps_to_converge, metric
     figure = charts.sweep_figure(
         values, sweep.xs, sweep.ys,
         x_label=SWEEP_AXES["lr"][0], y_label=SWEEP_AXES[sweep.y_name][0],
         current=(racer.lr, getattr(racer, sweep.y_name)),
-        value_label=metric, log_colour=metric == "final loss",
+        value_label=label, log_colour=metric == "final loss",
         presentation=scene.presentation,
     )
+    add_cell_targets(figure, sweep.xs, sweep.ys)
     st.plotly_chart(figure, key="chart.sweep", theme=None,
                     on_select=lambda: _pick_sweep_cell(index), selection_mode="points")
-    st.caption("Blank cells diverged. Click a cell to use its setting.")
+    st.caption("Cells marked ✕ diverged or, for steps, never converged. "
+               "Click a cell to use its setting.")
 
 
 def show_lesson_details(scene: Scene, surface, results) -> None:
@@ -230,8 +263,9 @@ def _pick_start() -> None:
     selection = st.session_state.get("chart.surface")
     points = selection.selection.points if selection else []
     if points:
-        st.session_state["start.x"] = float(points[0]["x"])
-        st.session_state["start.y"] = float(points[0]["y"])
+        # The grid's coordinates carry float noise such as 2.0999999999999996.
+        st.session_state["start.x"] = float(f"{points[0]['x']:.6g}")
+        st.session_state["start.y"] = float(f"{points[0]['y']:.6g}")
         st.session_state["lesson"] = ""
 
 
@@ -247,7 +281,8 @@ def main() -> None:
         st.warning(note)
     if scene.lesson in LESSONS:
         lesson = LESSONS[scene.lesson]
-        st.info(f"**{lesson.title}.** {lesson.summary}")
+        cues = "".join(f"\n- {cue}" for cue in lesson.watch_for)
+        st.info(f"**{lesson.title}.** {lesson.summary}\n\n**Watch for:**{cues}")
     if formula_error is not None:
         st.info("Fix the formula in the sidebar to see the optimizers run on it.")
         return

@@ -497,7 +497,10 @@ def racer_controls(surface: Surface | None) -> None:
                 for f in dataclasses.fields(Racer)
             }
         ).label()
-        with st.expander(f"{index + 1}. {label}", expanded=index == 0):
+        # A key keeps the panel open while its title follows the sliders.
+        with st.expander(
+            f"{index + 1}. {label}", expanded=index == 0, key=f"panel{index}"
+        ):
             _racer_controls(index, surface)
     st.button(
         "Add an optimizer",

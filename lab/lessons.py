@@ -111,7 +111,8 @@ _ADAM_RESCALES = _lesson(
     "nearly flat along it. SGD's step is η times the gradient, so a η small enough "
     "for the walls leaves it crawling along the floor; momentum speeds this up. "
     "Adam divides each coordinate of the step by that coordinate's running gradient "
-    "size, so its steps are about η long in x and in y alike, wherever it is.",
+    "size, so its first step is η in x and in y alike, and later steps stay near or "
+    "below η in each coordinate, whatever the gradient's size there.",
     (
         "Adam's first step goes diagonally: the same distance in x and in y.",
         "SGD's steps shrink to almost nothing once it reaches the valley floor.",
@@ -134,7 +135,9 @@ _BIAS_CORRECTION = _lesson(
     "β2 = 0.999, and along the gentle slope of the ravine the steps grow to about "
     "6η by step 10 and stay above 3η for the first 20 steps. Dividing m by 1 − β1ᵗ "
     "and v by 1 − β2ᵗ removes that start-up bias, so the corrected steps are about "
-    "η from the first one.",
+    "η from the first one. On this gentle valley the larger uncorrected steps happen "
+    "to reach a lower loss sooner: the correction is about predictable step sizes, "
+    "which matter where large early steps would overshoot.",
     (
         "Watch the first steps: the uncorrected line runs ahead with much longer "
         "strides.",

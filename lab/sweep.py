@@ -102,6 +102,11 @@ def sweep_racer(scene, racer, surface: Surface, count: int = 50,
 
 def racer_with(racer, sweep: Sweep, x_value: float, y_value: float):
     """Return ``racer`` with the swept hyperparameters set to a picked cell."""
+    # Four significant digits keep the link short; the grid is not finer.
     return dataclasses.replace(
-        racer, **{sweep.x_name: float(x_value), sweep.y_name: float(y_value)}
+        racer,
+        **{
+            sweep.x_name: float(f"{x_value:.4g}"),
+            sweep.y_name: float(f"{y_value:.4g}"),
+        },
     )

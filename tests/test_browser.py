@@ -243,3 +243,21 @@ def test_click_on_surface_sets_start(server, browser):
     assert float(start_x.input_value()) > 0, "the click was on the right half"
     assert "start=" in page.url
     page.close()
+
+
+def test_sweep_cell_click_sets_sliders(server, browser):
+    page = _open(browser, server)
+    page.get_by_text("Sweep map").click()
+    page.get_by_role("button", name="Compute the sweep").click()
+    page.wait_for_function(
+        "document.querySelectorAll('.js-plotly-plot .heatmaplayer').length > 0",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(1000)
+    heatmap = page.locator(".js-plotly-plot").filter(has=page.locator(".heatmaplayer"))
+    heatmap.first.scroll_into_view_if_needed()
+    area = heatmap.first.locator(".nsewdrag").first.bounding_box()
+    page.mouse.click(area["x"] + area["width"] * 0.3, area["y"] + area["height"] * 0.5)
+    page.wait_for_function("() => location.search.includes('g1=')", timeout=30_000)
+    assert "lr1=" in page.url
+    page.close()
