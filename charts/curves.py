@@ -139,16 +139,22 @@ def _transparent(colour: str, alpha: float) -> str:
 def learning_rate_figure(
     trajectories,
     *,
-    log_y: bool = False,
+    log_y: bool | None = None,
     presentation: bool = False,
     height: int | None = None,
 ) -> go.Figure:
     """Plot η(t), the learning rate after schedule and warm-up, against step t.
 
     Step t counts from 1: the update that moves the particle from record
-    t − 1 to record t uses η(t).
+    t − 1 to record t uses η(t). By default the y axis is logarithmic when the
+    positive rates span more than a factor of 30, so that a warm-up to 0.003
+    stays visible next to a rate of 0.3, and it always starts at 0 otherwise.
     """
     trajectories = check_trajectories(trajectories)
+    rates_all = np.concatenate([t.run.learning_rates for t in trajectories] or [[]])
+    positive = rates_all[rates_all > 0]
+    if log_y is None:
+        log_y = positive.size > 0 and positive.max() > 30 * positive.min()
     style = style_for(presentation)
     figure = go.Figure()
     for trajectory in trajectories:
@@ -173,10 +179,18 @@ def learning_rate_figure(
         )
     title = "learning rate η (log scale)" if log_y else "learning rate η"
     _curve_layout(figure, style, title, log_y, height)
+    if not log_y and rates_all.size:
+        # A constant η would otherwise get an axis from −1 to 1.
+        figure.update_yaxes(range=[0.0, 1.1 * float(rates_all.max()) or 1.0])
     return figure
 
 
 def _curve_layout(figure, style: Style, y_title: str, log_y: bool, height) -> None:
+    # The legend sits above the plot; each entry takes a row on a narrow
+    # column, so the figure grows with it instead of squeezing the plot.
+    entries = sum(1 for trace in figure.data if trace.showlegend is not False)
+    legend_height = entries * (style.font + 10)
+    plot_height = 260 if style.font < 20 else 380
     figure.update_layout(
         xaxis={"title": {"text": "step"}, "showgrid": True, "zeroline": False},
         yaxis={
@@ -186,8 +200,13 @@ def _curve_layout(figure, style: Style, y_title: str, log_y: bool, height) -> No
             "showgrid": True,
         },
         **base_layout(style),
-        margin={"l": 70, "r": 20, "t": 40 + 2 * style.font, "b": 50 + style.font},
-        height=height or (380 if style.font < 20 else 560),
+        margin={
+            "l": 50 + 3 * style.font,
+            "r": 20,
+            "t": 30 + legend_height,
+            "b": 50 + style.font,
+        },
+        height=height or plot_height + 80 + legend_height + 2 * style.font,
         hovermode="x unified",
     )
     figure.update_xaxes(gridcolor="#e5e5e5")
