@@ -5,11 +5,12 @@ Usage: ``python benchmarks/engine.py [--repeats N] [--skip-compile]``
 Prints particle-steps per second for Adam on Rosenbrock in two cases, with the
 ratios against the alternatives, then the first-call compile time of a kernel
 with and without Numba's on-disk cache. Times are medians of ``--repeats``
-runs after one warm-up call; the machine is shared, so read ratios, not
-absolute numbers.
+interleaved runs after one warm-up call each; the machine is shared, so read
+ratios, not absolute numbers.
 """
 
 import argparse
+import gc
 import os
 import platform
 import statistics
@@ -26,16 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from optimizers import simulate  # noqa: E402
 
 LR, BETA1, BETA2, EPS = 1e-3, 0.9, 0.999, 1e-8
-
-
-def median_seconds(function, repeats: int) -> float:
-    function()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+ROUND_SECONDS = 0.05
 
 
 def numpy_adam(starts: np.ndarray, steps: int, record: bool) -> np.ndarray:
@@ -91,33 +83,50 @@ def engine(starts: np.ndarray, steps: int, record: bool):
 
 
 def throughput_case(title, starts, steps, record, repeats, torch_available):
+    """Time each implementation, interleaved, and print medians and ratios.
+
+    Rounds go round-robin (engine, NumPy, torch, engine, ...), so a burst of
+    load from another process slows every implementation alike instead of
+    one of them; torch, being slow, runs a third as often. Within a round an
+    implementation runs back to back for at least ROUND_SECONDS and counts
+    the mean, so that a 0.1 ms call is timed warm, as a slider rerun is.
+    """
     particle_steps = starts.shape[0] * steps
-    rows = [
-        (
-            "engine (Numba)",
-            median_seconds(lambda: engine(starts, steps, record), repeats),
-        )
-    ]
-    rows.append(
-        (
-            "NumPy, vectorised",
-            median_seconds(lambda: numpy_adam(starts, steps, record), repeats),
-        )
-    )
+    implementations = {
+        "engine (Numba)": lambda: engine(starts, steps, record),
+        "NumPy, vectorised": lambda: numpy_adam(starts, steps, record),
+    }
     if torch_available:
-        rows.append(
-            (
-                "torch.optim.Adam",
-                median_seconds(lambda: torch_adam(starts, steps), max(1, repeats // 3)),
-            )
-        )
+        implementations["torch.optim.Adam"] = lambda: torch_adam(starts, steps)
+    times = {name: [] for name in implementations}
+    calls = {}
+    for name, function in implementations.items():
+        started = time.perf_counter()
+        function()
+        calls[name] = max(1, int(ROUND_SECONDS / (time.perf_counter() - started)))
+    for repeat in range(repeats):
+        for name, function in implementations.items():
+            if name.startswith("torch") and repeat % 3:
+                continue
+            # As timeit does: a garbage collection triggered by another
+            # implementation's objects (torch's autograd graphs) would
+            # otherwise be charged to whichever call happens to run next.
+            gc.collect()
+            gc.disable()
+            started = time.perf_counter()
+            for _ in range(calls[name]):
+                function()
+            elapsed = time.perf_counter() - started
+            gc.enable()
+            times[name].append(elapsed / calls[name])
     print(f"\n{title}")
     print(
         f"{'implementation':<20} {'median time':>12} {'M particle-steps/s':>20} "
         f"{'engine is x faster':>20}"
     )
-    engine_time = rows[0][1]
-    for name, seconds in rows:
+    engine_time = statistics.median(times["engine (Numba)"])
+    for name, samples in times.items():
+        seconds = statistics.median(samples)
         rate = particle_steps / seconds / 1e6
         print(
             f"{name:<20} {seconds * 1e3:>10.3f} ms {rate:>20.2f} "
