@@ -101,6 +101,7 @@ def throughput_case(title, starts, steps, record, repeats, torch_available):
     times = {name: [] for name in implementations}
     calls = {}
     for name, function in implementations.items():
+        function()  # The first call may load or compile a kernel.
         started = time.perf_counter()
         function()
         calls[name] = max(1, int(ROUND_SECONDS / (time.perf_counter() - started)))

@@ -50,7 +50,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=9)
     args = parser.parse_args()
-    scenes = {"default scene": Scene()}
+    scenes = {"default scene": Scene(), "default, 500 steps": Scene(steps=500)}
     scenes.update({f"lesson {key}": lesson.scene for key, lesson in LESSONS.items()})
     print(f"{'scene':<24} {'simulate':>10} {'figures':>10} {'total':>10} {'JSON':>10}")
     for name, scene in scenes.items():
