@@ -107,6 +107,9 @@ def _advance(p, hp, look, corrections, lrs, bounds, state, dead, t0, t1,
     callee costs reference counting on every call. Nesterov (``look`` = γ)
     takes the gradient at θ − γv.
     """
+    # NOTE: in some processes this loop runs about 4 times slower with the same
+    # code and inputs (100 against 430 M particle-steps/s for Adam); the cause
+    # is not known. BENCHMARKS.md has the measurements.
     x, y, s1x, s1y, s2x, s2y = state
     cx, cy, rx, ry = bounds
     bias = corrections.shape[0] > 0
