@@ -247,6 +247,14 @@ def _reset_start() -> None:
     start = surface.default_start if surface else _window_centre(window)
     st.session_state["start.x"], st.session_state["start.y"] = start
     st.session_state["lesson"] = ""
+    # An η that suits one surface often diverges on another (0.03 for SGD on
+    # the ravine against 0.001 on Rosenbrock), so each racer takes the new
+    # surface's suggestion for its optimizer.
+    suggestions = surface.suggested_lr if surface else {}
+    for index in range(st.session_state["racer_count"]):
+        optimizer = st.session_state[_racer_key(index, "optimizer")]
+        if optimizer in suggestions:
+            st.session_state[_racer_key(index, "lr")] = suggestions[optimizer]
 
 
 def _clear_lesson() -> None:

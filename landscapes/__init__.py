@@ -5,7 +5,7 @@ A :class:`Surface` describes one surface for the engine, the charts and the page
 them. User formulas become surfaces through :mod:`landscapes.formula`.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -42,6 +42,10 @@ class Minimum:
     label: str = "minimum"
 
 
+def _rates(**rates: float) -> Mapping[str, float]:
+    return MappingProxyType(rates)
+
+
 def _fixed(*minima: Minimum) -> Callable[[dict[str, float]], tuple[Minimum, ...]]:
     return lambda params: minima
 
@@ -69,6 +73,11 @@ class Surface:
     constants: tuple[float, ...] = ()
     log_colour: bool = True
     source: str = field(default="", repr=False)
+    suggested_lr: Mapping[str, float] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+    """A learning rate per optimizer key that is stable from the default start
+    and shows the surface's behaviour within a few hundred steps."""
 
     def defaults(self) -> dict[str, float]:
         return {q.name: q.default for q in self.parameters}
@@ -132,6 +141,10 @@ RAVINE = Surface(
             "Condition number: curvature across the valley over curvature along it.",
         ),
     ),
+    suggested_lr=_rates(
+        sgd=0.03, momentum=0.004, nesterov=0.004, adagrad=0.5,
+        rmsprop=0.05, adam=0.1, adamw=0.1,
+    ),
 )
 
 ROSENBROCK = Surface(
@@ -146,6 +159,10 @@ ROSENBROCK = Surface(
     grad=fn.rosenbrock_grad,
     minima_for=_fixed(Minimum(1.0, 1.0, 0.0)),
     constants=(1.0, 100.0),
+    suggested_lr=_rates(
+        sgd=0.001, momentum=0.0005, nesterov=0.0005, adagrad=0.5,
+        rmsprop=0.01, adam=0.05, adamw=0.05,
+    ),
 )
 
 # Found by gradient descent to a gradient below 1e-13; the tests check it.
@@ -170,6 +187,10 @@ SHARP_FLAT = Surface(
     minima_for=_fixed(*SHARP_FLAT_MINIMA),
     constants=(0.02, 0.25, 1.0, 1.5),
     log_colour=False,
+    suggested_lr=_rates(
+        sgd=0.3, momentum=0.05, nesterov=0.05, adagrad=0.5,
+        rmsprop=0.02, adam=0.05, adamw=0.05,
+    ),
 )
 
 SADDLE = Surface(
@@ -184,6 +205,10 @@ SADDLE = Surface(
     grad=fn.saddle_grad,
     minima_for=_fixed(Minimum(0.0, 1.0, -0.25), Minimum(0.0, -1.0, -0.25)),
     log_colour=False,
+    suggested_lr=_rates(
+        sgd=0.05, momentum=0.01, nesterov=0.01, adagrad=0.3,
+        rmsprop=0.01, adam=0.05, adamw=0.05,
+    ),
 )
 
 HIMMELBLAU = Surface(
@@ -202,6 +227,10 @@ HIMMELBLAU = Surface(
         Minimum(-3.779310253377747, -3.283185991286170, 0.0),
         Minimum(3.584428340330492, -1.848126526964404, 0.0),
     ),
+    suggested_lr=_rates(
+        sgd=0.005, momentum=0.002, nesterov=0.002, adagrad=0.5,
+        rmsprop=0.02, adam=0.05, adamw=0.05,
+    ),
 )
 
 RASTRIGIN = Surface(
@@ -219,6 +248,10 @@ RASTRIGIN = Surface(
         Parameter("amplitude", "A", 10.0, 0.0, 40.0, "Height of the ripples."),
     ),
     log_colour=False,
+    suggested_lr=_rates(
+        sgd=0.002, momentum=0.001, nesterov=0.001, adagrad=0.3,
+        rmsprop=0.01, adam=0.05, adamw=0.05,
+    ),
 )
 
 SURFACES = MappingProxyType(

@@ -133,3 +133,11 @@ def test_app_sweep_with_cosine_floor():
     app.button(key="sweep.go").click().run()
     assert not app.exception
     assert not _texts(app, "error")
+
+
+def test_app_surface_switch_adapts_learning_rates():
+    app = _run()
+    app.selectbox(key="surface").set_value("rosenbrock").run()
+    assert not app.exception
+    assert not any("diverged" in text for text in _texts(app, "warning"))
+    assert app.session_state["r0.lr"] == 0.001

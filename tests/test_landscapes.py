@@ -196,3 +196,14 @@ def test_parameter_out_of_range_rejected():
 def test_unknown_surface_lists_valid_keys():
     with pytest.raises(ValueError, match="valid surfaces: ravine, rosenbrock"):
         get_surface("bowl")
+
+
+@pytest.mark.parametrize("key", list(SURFACES))
+def test_suggested_rates_are_stable(key):
+    from optimizers import OPTIMIZERS, simulate
+
+    surface = SURFACES[key]
+    assert set(surface.suggested_lr) == set(OPTIMIZERS)
+    for optimizer, lr in surface.suggested_lr.items():
+        run = simulate(surface, optimizer, steps=300, lr=lr)
+        assert run.diverged_at[0] == -1, f"{optimizer} at η={lr} diverged"
