@@ -36,7 +36,7 @@ _SOURCES = (
 _VERSION = hashlib.sha256("".join(_SOURCES).encode()).hexdigest()[:12]
 
 FORMULA_KERNELS = 64
-"""Kernels of typed formulas kept loaded; each holds some MB of machine code."""
+"""Kernels of typed formulas kept loaded; each takes some MB of machine code."""
 
 _lock = threading.Lock()
 _loaded: OrderedDict[tuple[str, ...], ModuleType] = OrderedDict()

@@ -209,7 +209,7 @@ def simulate(
     J(θ; i) = f(θ − δᵢ). Every step averages the sample gradients over a
     mini-batch of ``batch_size`` samples drawn with replacement (all samples,
     once each, when it equals ``samples``: full-batch descent on the training
-    loss). ``losses`` then holds the training loss and ``test_losses`` the mean
+    loss). ``losses`` then contains the training loss and ``test_losses`` the mean
     over ``test_samples`` further shifts. ``noise`` = 0 turns the model off.
 
     Steps are recorded at 0, ``record_every``, 2·``record_every``, … and at the
@@ -365,7 +365,7 @@ def simulate(
     )
     # _check_start_losses evaluates only the first 1000 starts in Python. The
     # kernel marks any later start whose loss is not finite as diverged at
-    # step 0, and its record 0 then holds no real position, so reject the run.
+    # step 0, and its record 0 then contains no real position, so reject the run.
     undefined = np.flatnonzero(dead == 0)
     if undefined.size:
         _raise_undefined_start(x0[undefined[0]])

@@ -3,10 +3,10 @@
 This file is a template as well as a module. ``value``, ``grad`` and
 ``update`` are module globals bound between the BINDINGS markers below;
 :mod:`optimizers.compiled` copies this file with that block rebound to each
-surface and optimizer. Fixed globals are what makes this fast and cacheable:
-Numba does not cache a kernel that receives a jitted function as an argument,
-and an optimizer chosen by a runtime id inside the particle loop stopped it
-from vectorising (measured 75 against 360 M particle-steps/s for Adam).
+surface and optimizer. Fixed globals make this fast and cacheable. Numba does
+not cache a kernel that receives a jitted function as an argument, and an
+optimizer chosen by a runtime id inside the particle loop stopped it from
+vectorising (measured 75 against 360 M particle-steps/s for Adam).
 Imported directly, this module runs SGD on the ravine.
 
 :func:`run_optimizer` runs the time loop outside and a loop over particles
@@ -108,8 +108,8 @@ def _advance(p, hp, look, corrections, lrs, bounds, state, dead, t0, t1,
     takes the gradient at θ − γv.
     """
     # NOTE: in some processes this loop runs about 4 times slower with the same
-    # code and inputs (100 against 430 M particle-steps/s for Adam); the cause
-    # is not known. BENCHMARKS.md has the measurements.
+    # code and inputs (100 against 430 M particle-steps/s for Adam). The cause
+    # is not known; BENCHMARKS.md has the measurements.
     x, y, s1x, s1y, s2x, s2y = state
     cx, cy, rx, ry = bounds
     bias = corrections.shape[0] > 0
