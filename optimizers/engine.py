@@ -29,6 +29,9 @@ positions); raise ``record_every`` to record fewer steps of a large cloud.
 about a minute of one core for the cheapest surfaces.
 """
 
+PRECHECKED_STARTS = 16
+"""Starts whose loss is checked in Python before the kernel runs."""
+
 BOUND_FACTOR = 5.0
 """A particle diverges on leaving its window scaled this many times about the centre."""
 
@@ -216,7 +219,7 @@ def simulate(
     last step. Raises ``ValueError`` naming the argument, its value and the
     allowed range before the simulation kernel runs, except for a start whose
     loss (or, with noise, a shifted copy of it) is undefined beyond the first
-    1,000 starts, which the kernel finds at step 0.
+    PRECHECKED_STARTS starts, which the kernel finds at step 0.
     """
     if not isinstance(surface, Surface):
         surface = get_surface(surface)
@@ -363,7 +366,7 @@ def simulate(
         test_losses,
         dead,
     )
-    # _check_start_losses evaluates only the first 1000 starts in Python. The
+    # _check_start_losses evaluates only the first few starts in Python. The
     # kernel marks any later start whose loss is not finite as diverged at
     # step 0, and its record 0 then contains no real position, so reject the run.
     undefined = np.flatnonzero(dead == 0)
@@ -432,10 +435,14 @@ def _bias_corrections(beta1, beta2, steps, enabled) -> np.ndarray:
 
 
 def _check_start_losses(surface, p, starts, shifts):
-    values = np.array([surface.value(float(a), float(b), p) for a, b in starts[:1000]])
-    bad = np.flatnonzero(~np.isfinite(values))
-    if bad.size:
-        _raise_undefined_start(starts[bad[0]])
+    """Reject early a start among the first few whose loss is not finite.
+
+    The kernel finds any other such start at step 0, after compiling; checking
+    every start here would cost seconds for a million of them.
+    """
+    for a, b in starts[:PRECHECKED_STARTS].tolist():
+        if not math.isfinite(surface.value(a, b, p)):
+            _raise_undefined_start((a, b))
 
 
 def _raise_undefined_start(start):

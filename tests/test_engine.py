@@ -226,14 +226,17 @@ def test_start_with_undefined_loss(no_kernel):
         simulate("ravine", "sgd", starts=[(1e200, 0.0)], steps=1)
 
 
-def test_undefined_start_beyond_first_thousand():
-    # Only the first 1000 starts are checked before the kernel runs. A later
-    # start with an infinite loss must still raise instead of returning a
-    # made-up record.
-    starts = np.zeros((1500, 2))
-    starts[1234] = (1e200, 0.0)
-    with pytest.raises(ValueError, match="start"):
-        simulate("ravine", "sgd", starts=starts, steps=3, lr=0.1)
+def test_undefined_start_beyond_prechecked():
+    # Only the first few starts are checked before the kernel runs. A later
+    # start with an undefined loss (log of a negative number) must still
+    # raise instead of returning a made-up record.
+    from landscapes.formula import parse_formula
+
+    surface = parse_formula("log(x) + y**2", (0.01, 3.0, -1.0, 1.0))
+    starts = np.full((1500, 2), (1.0, 0.0))
+    starts[1234] = (-0.5, 0.0)
+    with pytest.raises(ValueError, match=r"start \(-0.5, 0\)"):
+        simulate(surface, "sgd", starts=starts, steps=3, lr=0.1)
 
 
 @pytest.mark.parametrize(
