@@ -316,7 +316,11 @@ def main() -> None:
             add_click_grid(figure, surface)
             st.plotly_chart(figure, key="chart.surface", theme=None,
                             on_select=_pick_start, selection_mode="points")
-            st.caption("Click on the surface to start there.")
+            hint = "Click on the surface to start there."
+            if scene.arrows:
+                hint += (" Dark arrows point downhill (−∇J); coloured arrows are "
+                         "each optimizer's next step.")
+            st.caption(hint)
         if scene.view in ("3d", "both"):
             figure_3d = charts.surface_3d_figure(
                 surface, params, trajectories, presentation=scene.presentation

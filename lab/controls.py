@@ -239,8 +239,14 @@ def _apply_lesson() -> None:
         st.session_state["lesson"] = ""
 
 
+EXAMPLE_FORMULA = "sin(3*x)*cos(y) + 0.1*(x^2 + y^2)"
+
+
 def _reset_start() -> None:
     surface = SURFACES.get(st.session_state["surface"])
+    if surface is None and not st.session_state.get("formula"):
+        # An empty box would greet the user with an error.
+        st.session_state["formula"] = EXAMPLE_FORMULA
     window = tuple(
         st.session_state[f"window.{n}"] for n in ("x0", "x1", "y0", "y1")
     )

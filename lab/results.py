@@ -106,9 +106,10 @@ def divergence_messages(results: list[RacerResult]) -> list[str]:
         first = int(diverged.min())
         if steps.size == 1:
             messages.append(
-                f"{result.label} diverged at step {first}: the steps grew until the "
-                "particle left the surface, so it stops at its last good position. "
-                "Try a smaller learning rate."
+                f"{result.label} diverged at step {first}: the particle left the "
+                "surface or reached a point where the loss is undefined, so it "
+                "stops at its last good position. A smaller learning rate "
+                "usually helps."
             )
         else:
             messages.append(

@@ -141,3 +141,12 @@ def test_app_surface_switch_adapts_learning_rates():
     assert not app.exception
     assert not any("diverged" in text for text in _texts(app, "warning"))
     assert app.session_state["r0.lr"] == 0.001
+
+
+def test_app_formula_choice_starts_with_example():
+    app = _run()
+    app.selectbox(key="surface").set_value("formula").run()
+    assert not app.exception
+    assert app.text_input(key="formula").value
+    assert not [e.value for e in app.sidebar.error]
+    _animated(app)
