@@ -305,7 +305,7 @@ def main() -> None:
         for i, r in enumerate(results)
         if r.run is not None
     ]
-    st.caption(f"{surface.title}: {surface.description}")
+    st.caption(_plain(f"{surface.title}: {surface.description}"))
     left, right = st.columns([3, 2])
     with left:
         if scene.view in ("contour", "both"):

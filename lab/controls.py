@@ -53,22 +53,34 @@ def log_options(low: float, high: float, per_decade: int, extra=()) -> list[floa
     return sorted(v for v in values if low <= v <= high)
 
 
-def widget_range(spec: FieldSpec, index: int | None = None) -> tuple:
-    """Return a field widget's (min, max): the table's range, max lowered to its cap.
+def widget_range(spec: FieldSpec) -> tuple:
+    """Return a field widget's (min, max): the table's range.
+
+    A capped field (``spec.at_most``) keeps the table's maximum too, because
+    Streamlit treats a widget whose range changed as a new widget and resets
+    it on alternate reruns. Its value is kept at or below the cap instead
+    (see :func:`capped_range`).
+    """
+    low, high = spec.low, spec.high
+    if spec.kind == "int":
+        return int(low), int(high)
+    return float(low), float(high)
+
+
+def capped_range(spec: FieldSpec, index: int | None = None) -> tuple:
+    """Return the (min, max) a field's value may take: max lowered to its cap.
 
     ``index`` is the racer's index for a racer field. The cap (``spec.at_most``)
     is read from the session state, so it is the value its own widget shows.
     """
-    low, high = spec.low, spec.high
+    low, high = widget_range(spec)
     if spec.at_most:
         if spec.at_most in _RACER_ATTRS:
             cap = st.session_state[_racer_key(index, spec.at_most)]
         else:
             cap = st.session_state[spec.at_most]
         high = min(high, cap)
-    if spec.kind == "int":
-        return int(low), int(high)
-    return float(low), float(high)
+    return low, type(low)(high)
 
 
 def _fit_into_range(key: str, low, high) -> None:
@@ -87,14 +99,11 @@ def _fit_into_range(key: str, low, high) -> None:
 def _number_slider(label: str, spec: FieldSpec, key: str, index=None, **kwargs):
     """Draw a slider for a number field, with its range, step and format from ``spec``.
 
-    A field whose range has shrunk to one value (the step size in a one-step
-    run) is shown as a caption, because Streamlit's slider needs min < max.
+    The value is first moved under its cap, if it has one (the warm-up steps
+    under the number of steps).
     """
-    low, high = widget_range(spec, index)
-    _fit_into_range(key, low, high)
-    if high <= low:
-        st.caption(f"{label}: {low}")
-        return
+    _fit_into_range(key, *capped_range(spec, index))
+    low, high = widget_range(spec)
     if spec.per_decade:
         _log_slider(label, spec, key, low, high, **kwargs)
         return
@@ -418,7 +427,7 @@ def _fit_capped_values(index: int) -> None:
             continue
         key = _racer_key(index, spec.attr)
         if st.session_state[key] != getattr(default, spec.attr):
-            _fit_into_range(key, *widget_range(spec, index))
+            _fit_into_range(key, *capped_range(spec, index))
 
 
 def _racer_controls(index: int, surface: Surface | None) -> None:
