@@ -35,6 +35,30 @@ class Lesson:
         return scene_to_query(self.scene)
 
 
+def nearest_minima(
+    surface: Surface | str, params, points: np.ndarray
+) -> tuple[list[str], np.ndarray]:
+    """Return the distinct labels of the surface's minima and, for each point,
+    the index of the minimum nearest to it in Euclidean distance.
+
+    Labels that two minima share get the minimum's coordinates appended.
+    """
+    if isinstance(surface, str):
+        surface = SURFACES[surface]
+    minima = surface.minima(dict(params or ()))
+    labels = [m.label for m in minima]
+    for index, minimum in enumerate(minima):
+        if labels.count(minimum.label) > 1:
+            labels[index] = f"{minimum.label} at ({minimum.x:.3g}, {minimum.y:.3g})"
+    points = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    centres = np.array([(m.x, m.y) for m in minima])
+    distances = np.hypot(
+        points[:, None, 0] - centres[None, :, 0],
+        points[:, None, 1] - centres[None, :, 1],
+    )
+    return labels, np.argmin(distances, axis=1)
+
+
 def basin_counts(
     surface: Surface | str,
     params,
@@ -52,20 +76,8 @@ def basin_counts(
     coordinates appended, so every key is distinct. ``params`` is a dict, a
     tuple of (name, value) pairs or None.
     """
-    if isinstance(surface, str):
-        surface = SURFACES[surface]
-    minima = surface.minima(dict(params or ()))
-    labels = [m.label for m in minima]
-    for index, minimum in enumerate(minima):
-        if labels.count(minimum.label) > 1:
-            labels[index] = f"{minimum.label} at ({minimum.x:.3g}, {minimum.y:.3g})"
+    labels, nearest = nearest_minima(surface, params, final_positions)
     points = np.asarray(final_positions, dtype=np.float64).reshape(-1, 2)
-    centres = np.array([(m.x, m.y) for m in minima])
-    distances = np.hypot(
-        points[:, None, 0] - centres[None, :, 0],
-        points[:, None, 1] - centres[None, :, 1],
-    )
-    nearest = np.argmin(distances, axis=1)
     diverged_mask = np.zeros(len(points), dtype=bool)
     if diverged is not None:
         diverged_mask = np.asarray(diverged) >= 0

@@ -30,7 +30,7 @@ def surface_of(scene) -> Surface:
     if scene.surface == "formula":
         from landscapes.formula import parse_formula
 
-        return parse_formula(scene.formula, scene.window or (-3.0, 3.0, -3.0, 3.0))
+        return parse_formula(scene.formula, scene.window_bounds())
     return SURFACES[scene.surface]
 
 
@@ -162,35 +162,26 @@ def basin_table(results: list[RacerResult], surface: Surface, params) -> list[di
     """Return one row per racer: particles per basin and the mean losses there.
 
     A particle belongs to the basin of the listed minimum it ends nearest to
-    (see :func:`lab.lessons.basin_counts`); diverged particles are counted apart.
+    (see :func:`lab.lessons.nearest_minima`); diverged particles are counted
+    apart.
     """
-    from lab.lessons import basin_counts
+    from lab.lessons import nearest_minima
 
-    minima = surface.minima(dict(params or ()))
-    centres = np.array([(m.x, m.y) for m in minima])
     rows = []
     for result in results:
         run = result.run
         if run is None:
             continue
-        final = run.final_positions
-        counts = basin_counts(surface, params, final, run.diverged_at)
-        nearest = np.argmin(
-            np.hypot(final[:, None, 0] - centres[None, :, 0],
-                     final[:, None, 1] - centres[None, :, 1]),
-            axis=1,
-        )
+        labels, nearest = nearest_minima(surface, params, run.final_positions)
         alive = run.diverged_at < 0
         row = {"optimizer": result.label}
-        for index, label in enumerate(counts):
-            if label == "diverged":
-                row["diverged"] = counts[label]
-                continue
+        for index, label in enumerate(labels):
             members = alive & (nearest == index)
-            row[f"{label}: particles"] = counts[label]
+            row[f"{label}: particles"] = int(members.sum())
             if members.any():
                 row[f"{label}: train loss"] = float(run.losses[members, -1].mean())
                 row[f"{label}: test loss"] = float(run.test_losses[members, -1].mean())
+        row["diverged"] = int((~alive).sum())
         rows.append(row)
     return rows
 
