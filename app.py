@@ -174,11 +174,13 @@ def show_sweep(scene: Scene) -> None:
         st.caption("Add momentum, Nesterov, RMSProp, Adam or AdamW to sweep η "
                    "against its second hyperparameter.")
         return
+
     labels = scene.labels()
     index = st.selectbox("Optimizer to sweep", choices, format_func=labels.__getitem__,
                          key="sweep.racer")
     metric = st.radio("Colour", ["final loss", "steps to converge"], horizontal=True,
                       key="sweep.metric")
+
     racer = scene.racers[index]
     # The map stays on screen while only the swept values change, for example
     # after a click on a cell, because the grid does not depend on them.
@@ -188,10 +190,12 @@ def show_sweep(scene: Scene) -> None:
         st.session_state.get("sweep.for") != sweep_for
     ):
         return
+
     with st.spinner("Running 2,500 simulations…"):
         sweep = cached_sweep(scene, index)
     st.session_state["sweep"] = sweep
     st.session_state["sweep.for"] = sweep_for
+
     if metric == "final loss":
         # Distance to the lowest loss, floored so that runs that reached the
         # minimum to within rounding do not stretch the colours over decades.
@@ -201,6 +205,7 @@ def show_sweep(scene: Scene) -> None:
         label = "final J − J_min"
     else:
         values, label = sweep.steps_to_converge, metric
+
     figure = charts.sweep_figure(
         values, sweep.xs, sweep.ys,
         x_label=SWEEP_AXES["lr"][0], y_label=SWEEP_AXES[sweep.y_name][0],
@@ -208,6 +213,7 @@ def show_sweep(scene: Scene) -> None:
         value_label=label, log_colour=metric == "final loss",
         presentation=scene.presentation,
     )
+
     add_cell_targets(figure, sweep.xs, sweep.ys)
     st.plotly_chart(figure, key="chart.sweep", theme=None,
                     on_select=lambda: _pick_sweep_cell(index), selection_mode="points")
@@ -216,7 +222,7 @@ def show_sweep(scene: Scene) -> None:
 
 
 def show_lesson_details(scene: Scene, surface, results) -> None:
-    """Show the numbers a lesson asks the class to check."""
+    """Show the numbers that let a class check a lesson's claim."""
     params = dict(scene.surface_params)
     if scene.particles > 1 and len(surface.minima(params)) > 1:
         st.subheader("Where the particles ended")

@@ -87,7 +87,7 @@ def throughput_case(title, starts, steps, record, repeats, torch_available):
 
     Rounds go round-robin (engine, NumPy, torch, engine, ...), so a burst of
     load from another process slows every implementation alike instead of
-    one of them; torch, being slow, runs a third as often. Within a round an
+    one of them. Torch is slow, so it runs in every third round only. Within a round an
     implementation runs back to back for at least ROUND_SECONDS and counts
     the mean, so that a 0.1 ms call is timed warm, as a slider rerun is.
     """

@@ -58,7 +58,7 @@ class Background:
     colour_range: tuple[float, float]
     log_colour: bool
     log_offset: float
-    """What log colour adds to J before the logarithm: offset − min J."""
+    """Amount added to J before the logarithm of log colour: offset − min J."""
     png: str
     """The picture as a ``data:image/png;base64,…`` URI, top row at the window's top."""
     contour_x: list

@@ -186,8 +186,8 @@ def learning_rate_figure(
 
 
 def _curve_layout(figure, style: Style, y_title: str, log_y: bool, height) -> None:
-    # The legend sits above the plot; each entry takes a row on a narrow
-    # column, so the figure grows with it instead of squeezing the plot.
+    # The legend sits above the plot, one row per entry in a narrow column.
+    # The figure grows with it, so the plot keeps its height.
     entries = sum(1 for trace in figure.data if trace.showlegend is not False)
     legend_height = entries * (style.font + 10)
     plot_height = 260 if style.font < 20 else 380

@@ -1,4 +1,4 @@
-"""What one optimizer's run looks like on a chart, and how its records are thinned."""
+"""The chart form of one optimizer's run, and the thinning of its records."""
 
 import base64
 import math

@@ -29,7 +29,7 @@ def import_generated(folder: str, name: str, source: str) -> ModuleType:
 
     Numba caches compiled code only for functions defined in a real file. The
     file is written under a temporary name and renamed, so another process
-    never imports half a file, and left alone when it already holds
+    never imports half a file, and left alone when it already contains
     ``source``. The caller makes ``name`` unique to ``source`` (a hash) and
     serialises calls for one name.
     """

@@ -6,9 +6,9 @@ compile time. So each (surface, optimizer) pair gets its own copy of
 :mod:`optimizers.kernels` with the block between the BINDINGS markers rebound
 to the surface's ``value`` and ``grad`` (imported for a built-in surface,
 defined inline for a typed formula) and to the optimizer's ``update``.
-Each copy compiles on its first call (measured 3 to 5 s for a built-in
-surface, longer for a typed formula; see BENCHMARKS.md) and is then loaded
-from Numba's disk cache in a fraction of a second. The file name carries a
+Each copy compiles on its first call, in 2 to 4 s for a built-in surface and
+longer for a typed formula (see BENCHMARKS.md). Later processes load it from
+Numba's disk cache in a fraction of a second. The file name carries a
 hash of the kernel sources, so an upgrade compiles afresh instead of reusing
 stale machine code.
 """

@@ -179,13 +179,13 @@ def run_optimizer(look, p, hp, corrections, lrs, record_steps, bounds, x, y, shi
                   batch, seed, test_shifts, positions, losses, test_losses, dead):
     """Simulate the bound optimizer on the bound surface, in place.
 
-    ``x`` and ``y`` hold the starts and end as the final positions. Outputs are
-    ``positions`` (particles, records, 2), ``losses`` and ``test_losses``
-    (particles, records; the latter empty without noise) and ``dead``, the step
-    at which each particle diverged or −1. ``look`` is γ for Nesterov's
-    look-ahead gradient and 0 otherwise. ``corrections`` holds 1 − β1ᵗ and
-    1 − β2ᵗ for each step (t from 1), or no rows when bias correction is off;
-    NumPy computes them once instead of two ``pow`` calls per step here.
+    ``x`` and ``y`` contain the starts and end as the final positions. The
+    outputs are ``positions`` (particles, records, 2), ``losses``,
+    ``test_losses`` (particles, records, or no columns without noise) and
+    ``dead``, the step at which each particle diverged or −1. ``look`` is γ for
+    Nesterov's look-ahead gradient and 0 otherwise. ``corrections`` contains
+    1 − β1ᵗ and 1 − β2ᵗ for each step (t from 1), or no rows when bias
+    correction is off, because NumPy computes them once for all steps.
     The caller validates every argument
     and checks that every start has a finite loss, so record 0 needs no check.
     """
